@@ -1,0 +1,93 @@
+/**
+ * The lane's environment contract: every variable it reads, in one place.
+ *
+ * `TENDERBOT_WORKFLOW_DB_DSN` is the only database setting. There is deliberately no fallback to
+ * `TENDERBOT_DB_DSN`: that variable points at the development database, and borrowing it would let a
+ * destructive lane reset somebody's work.
+ */
+import { Config, Context, Effect, Layer, Option, Redacted } from "effect"
+import type { ConfigError } from "effect/ConfigError"
+
+/** The variable the lane reads its DSN from (and the only one). */
+export const dsnVariable = "TENDERBOT_WORKFLOW_DB_DSN"
+
+/** The development DSN variable, never read as a DSN: only noticed, to explain why it is not used. */
+export const developmentDsnVariable = "TENDERBOT_DB_DSN"
+
+/** The one database the lane may reset. */
+export const workflowDatabase = "tenderbot_workflow_test"
+
+/** Everything the lane reads from its environment. */
+export interface WorkflowLiveConfig {
+  /** `TENDERBOT_WORKFLOW_DB_DSN`, kept redacted. */
+  readonly dsn: Option.Option<Redacted.Redacted<string>>
+  /** Whether `TENDERBOT_DB_DSN` is set: only used to explain that it is not borrowed. */
+  readonly developmentDsnSet: boolean
+  /** The driver's own fallbacks (`PGHOST`, `PGPORT`, `PGUSER`, `PGDATABASE`, `USER`) for parts a DSN leaves out. */
+  readonly driverDefaults: DriverDefaults
+}
+
+/** The `PG*` variables the driver falls back to; read so the guard resolves exactly what the driver would. */
+export interface DriverDefaults {
+  readonly host: Option.Option<string>
+  readonly port: Option.Option<string>
+  readonly user: Option.Option<string>
+  readonly database: Option.Option<string>
+}
+
+/** The service tag for the lane's environment contract. */
+export const WorkflowLiveConfig: Context.Tag<WorkflowLiveConfig, WorkflowLiveConfig> = Context.GenericTag<
+  WorkflowLiveConfig
+>("workflow-live/WorkflowLiveConfig")
+
+const optionalNonEmpty = (name: string): Config.Config<Option.Option<string>> =>
+  Config.option(Config.string(name)).pipe(
+    Config.map(Option.filter((value) => value.trim().length > 0))
+  )
+
+/** Reads the contract from the environment (or any `ConfigProvider`). */
+export const config: Config.Config<WorkflowLiveConfig> = Config.all({
+  dsn: Config.option(Config.redacted(dsnVariable)).pipe(
+    Config.map(Option.filter((value) => Redacted.value(value).trim().length > 0))
+  ),
+  developmentDsnSet: optionalNonEmpty(developmentDsnVariable).pipe(Config.map(Option.isSome)),
+  driverDefaults: Config.all({
+    host: optionalNonEmpty("PGHOST"),
+    port: optionalNonEmpty("PGPORT"),
+    user: Config.all([optionalNonEmpty("PGUSER"), optionalNonEmpty("USER")]).pipe(
+      Config.map(([pgUser, user]) => Option.orElse(pgUser, () => user))
+    ),
+    database: optionalNonEmpty("PGDATABASE")
+  })
+})
+
+/** Builds the contract from the current `ConfigProvider`. */
+export const make: Effect.Effect<WorkflowLiveConfig, ConfigError> = config
+
+/** The contract from plain values (tests, embedding). */
+export const layer = (options: {
+  readonly dsn?: string | undefined
+  readonly developmentDsnSet?: boolean | undefined
+  readonly driverDefaults?: {
+    readonly host?: string | undefined
+    readonly port?: string | undefined
+    readonly user?: string | undefined
+    readonly database?: string | undefined
+  } | undefined
+}): Layer.Layer<WorkflowLiveConfig> =>
+  Layer.succeed(WorkflowLiveConfig, {
+    dsn: Option.fromNullable(options.dsn).pipe(
+      Option.filter((value) => value.trim().length > 0),
+      Option.map(Redacted.make)
+    ),
+    developmentDsnSet: options.developmentDsnSet ?? false,
+    driverDefaults: {
+      host: Option.fromNullable(options.driverDefaults?.host),
+      port: Option.fromNullable(options.driverDefaults?.port),
+      user: Option.fromNullable(options.driverDefaults?.user),
+      database: Option.fromNullable(options.driverDefaults?.database)
+    }
+  })
+
+/** The contract read from the environment. */
+export const layerConfig: Layer.Layer<WorkflowLiveConfig, ConfigError> = Layer.effect(WorkflowLiveConfig, make)

@@ -1,0 +1,47 @@
+import { defineConfig } from "vitest/config"
+
+// Vitest has no "off by default" project. The live lane is costly and destructive (it resets a
+// database), so it is only part of the config when asked for by name: `--project workflow-live`
+// or WORKFLOW_LIVE_LANE=1 (set by `workflow-live run`). A plain `vitest run` never starts it.
+const argv = process.argv.slice(2)
+const liveRequested =
+  process.env.WORKFLOW_LIVE_LANE === "1" ||
+  argv.some((arg, i) =>
+    (arg === "--project" && /workflow-live/.test(argv[i + 1] ?? "")) ||
+    (arg.startsWith("--project=") && /workflow-live/.test(arg))
+  )
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: "unit",
+          include: ["test/unit/**/*.test.ts"],
+          environment: "node"
+        }
+      },
+      {
+        test: {
+          name: "integration",
+          include: ["test/integration/**/*.test.ts"],
+          environment: "node",
+          testTimeout: 60_000,
+          hookTimeout: 60_000
+        }
+      },
+      ...(liveRequested
+        ? [{
+          test: {
+            name: "workflow-live",
+            include: ["test/workflow_live/**/*.test.ts"],
+            environment: "node",
+            globalSetup: ["src/vitest/globalSetup.ts"],
+            testTimeout: 120_000,
+            hookTimeout: 120_000
+          }
+        }]
+        : [])
+    ]
+  }
+})
