@@ -1,0 +1,34 @@
+/**
+ * Setup file of the `workflow-live` project: counts the HTTP requests each live test sends, by origin,
+ * through Node's diagnostics channels (node:http and undici/fetch alike), so the lane's report can say
+ * what a run cost in external calls without any cooperation from the code under test.
+ */
+import { subscribe } from "node:diagnostics_channel"
+import { afterEach, beforeEach } from "vitest"
+
+const counts = new Map<string, number>()
+
+const count = (origin: string): void => {
+  counts.set(origin, (counts.get(origin) ?? 0) + 1)
+}
+
+subscribe("http.client.request.start", (message) => {
+  const request = (message as { request?: { host?: string; protocol?: string; getHeader?: (n: string) => unknown } })
+    .request
+  const host = String(request?.getHeader?.("host") ?? request?.host ?? "unknown")
+  count(`${request?.protocol ?? "http:"}//${host}`)
+})
+
+subscribe("undici:request:create", (message) => {
+  const request = (message as { request?: { origin?: string | URL } }).request
+  count(String(request?.origin ?? "unknown"))
+})
+
+beforeEach(() => {
+  counts.clear()
+})
+
+afterEach((context) => {
+  // task meta travels to the main process, where the lane's reporter adds it up
+  ;(context.task.meta as Record<string, unknown>)["externalCalls"] = Object.fromEntries(counts)
+})
