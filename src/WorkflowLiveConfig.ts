@@ -5,7 +5,7 @@
  * `TENDERBOT_DB_DSN`: that variable points at the development database, and borrowing it would let a
  * destructive lane reset somebody's work.
  */
-import { Config, Context, Effect, Layer, Option, Redacted } from "effect"
+import { Config, Context, Duration, Effect, Layer, Option, Redacted } from "effect"
 import type { ConfigError } from "effect/ConfigError"
 
 /** The variable the lane reads its DSN from (and the only one). */
@@ -25,7 +25,25 @@ export interface WorkflowLiveConfig {
   readonly developmentDsnSet: boolean
   /** The driver's own fallbacks (`PGHOST`, `PGPORT`, `PGUSER`, `PGDATABASE`, `USER`) for parts a DSN leaves out. */
   readonly driverDefaults: DriverDefaults
+  /** `WORKFLOW_LIVE_CONFIRM_DROP`: the database name, typed to allow dropping an unmarked database that holds data. */
+  readonly confirmDrop: Option.Option<string>
+  /** `WORKFLOW_LIVE_MIGRATIONS_DIR`: the `NNNN_name.sql` directory; none means the package's own migrations. */
+  readonly migrationsDirectory: Option.Option<string>
+  /** `WORKFLOW_LIVE_LOCK_TIMEOUT`: how long a reset waits for another lane's reset on the same server. */
+  readonly lockTimeout: Duration.Duration
 }
+
+/** The variable that confirms dropping an unmarked workflow database that holds data. */
+export const confirmDropVariable = "WORKFLOW_LIVE_CONFIRM_DROP"
+
+/** The variable naming the migrations directory. */
+export const migrationsDirectoryVariable = "WORKFLOW_LIVE_MIGRATIONS_DIR"
+
+/** The variable bounding the wait for the reset lock. */
+export const lockTimeoutVariable = "WORKFLOW_LIVE_LOCK_TIMEOUT"
+
+/** The default bound on the wait for the reset lock. */
+export const defaultLockTimeout: Duration.Duration = Duration.seconds(60)
 
 /** The `PG*` variables the driver falls back to; read so the guard resolves exactly what the driver would. */
 export interface DriverDefaults {
@@ -58,7 +76,10 @@ export const config: Config.Config<WorkflowLiveConfig> = Config.all({
       Config.map(([pgUser, user]) => Option.orElse(pgUser, () => user))
     ),
     database: optionalNonEmpty("PGDATABASE")
-  })
+  }),
+  confirmDrop: optionalNonEmpty(confirmDropVariable).pipe(Config.map(Option.map((value) => value.trim()))),
+  migrationsDirectory: optionalNonEmpty(migrationsDirectoryVariable),
+  lockTimeout: Config.duration(lockTimeoutVariable).pipe(Config.withDefault(defaultLockTimeout))
 })
 
 /** Builds the contract from the current `ConfigProvider`. */
@@ -74,6 +95,9 @@ export const layer = (options: {
     readonly user?: string | undefined
     readonly database?: string | undefined
   } | undefined
+  readonly confirmDrop?: string | undefined
+  readonly migrationsDirectory?: string | undefined
+  readonly lockTimeout?: Duration.DurationInput | undefined
 }): Layer.Layer<WorkflowLiveConfig> =>
   Layer.succeed(WorkflowLiveConfig, {
     dsn: Option.fromNullable(options.dsn).pipe(
@@ -86,7 +110,10 @@ export const layer = (options: {
       port: Option.fromNullable(options.driverDefaults?.port),
       user: Option.fromNullable(options.driverDefaults?.user),
       database: Option.fromNullable(options.driverDefaults?.database)
-    }
+    },
+    confirmDrop: Option.fromNullable(options.confirmDrop),
+    migrationsDirectory: Option.fromNullable(options.migrationsDirectory),
+    lockTimeout: Duration.decode(options.lockTimeout ?? defaultLockTimeout)
   })
 
 /** The contract read from the environment. */

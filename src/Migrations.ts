@@ -1,0 +1,280 @@
+/**
+ * The lane's schema: `NNNN_name.sql` files in a directory, run by `@effect/sql-pg`'s `PgMigrator`, and
+ * the hash (ordered names, contents, harness version) that names the template database a warm reset
+ * clones.
+ */
+import { NodeContext } from "@effect/platform-node"
+import { SqlClient } from "@effect/sql"
+import type { SqlError } from "@effect/sql/SqlError"
+import { PgClient, PgMigrator } from "@effect/sql-pg"
+import { Cause, Data, Effect, Layer, Option } from "effect"
+import { createHash } from "node:crypto"
+import { readdir, readFile } from "node:fs/promises"
+import { isAbsolute, join, resolve } from "node:path"
+import { fileURLToPath } from "node:url"
+import { classify } from "./internal/pgError.js"
+
+/** The package's own migrations, resolved from this file so it works from any working directory. */
+export const defaultDirectory: string = fileURLToPath(new URL("../migrations/", import.meta.url))
+
+/** The table the Migrator records applied migrations in. */
+export const table = "effect_sql_migrations"
+
+/** One migration file. */
+export interface Migration {
+  readonly id: number
+  /** The part after the id, as the Migrator records it. */
+  readonly name: string
+  /** The file name, as a person looks for it: `0002_alert_profiles.sql`. */
+  readonly file: string
+  readonly sql: string
+}
+
+/** The migrations of one directory, in order, with the hash that names their template. */
+export interface MigrationSet {
+  readonly directory: string
+  readonly migrations: ReadonlyArray<Migration>
+  /** 12 hex digits of SHA-256 over the harness version and the ordered file names and contents. */
+  readonly hash: string
+  readonly harnessVersion: string
+}
+
+/** Why the migrations could not be loaded or applied. */
+export type MigrationsReason =
+  | "directory-missing"
+  | "unreadable"
+  | "bad-file-name"
+  | "duplicate-id"
+  | "no-migrations"
+  | "migration-failed"
+  | "migrator-failed"
+
+/** Every reason, for docs and tests. */
+export const reasons: ReadonlyArray<MigrationsReason> = [
+  "directory-missing",
+  "unreadable",
+  "bad-file-name",
+  "duplicate-id",
+  "no-migrations",
+  "migration-failed",
+  "migrator-failed"
+]
+
+/** The migrations could not be loaded, or one of them failed. */
+export class MigrationsError extends Data.TaggedError("MigrationsError")<{
+  readonly reason: MigrationsReason
+  readonly directory: string
+  /** The file concerned (`0002_broken.sql`), when there is one. */
+  readonly file: string | undefined
+  /** The SQL error or file-system error, in the driver's words. */
+  readonly detail: string
+}> {
+  override get message(): string {
+    const fix = `Fix: correct the file and run \`workflow-live reset\` again`
+    const dirHint = `(the directory comes from WORKFLOW_LIVE_MIGRATIONS_DIR, default: the package's migrations/)`
+    switch (this.reason) {
+      case "directory-missing":
+        return [
+          `The migrations directory ${this.directory} does not exist.`,
+          `  Why: the reset builds the schema from it; without it the lane would run against an empty database.`,
+          `  Fix: point WORKFLOW_LIVE_MIGRATIONS_DIR at the directory holding your NNNN_name.sql files ${dirHint}.`
+        ].join("\n")
+      case "unreadable":
+        return [
+          `Cannot read ${this.file === undefined ? `the migrations directory ${this.directory}` : `${this.file} in ${this.directory}`}.`,
+          `  Detail: ${this.detail}`,
+          `  Why: an unreadable migration would make the schema differ from the one the suites expect.`,
+          `  Fix: check the file permissions (\`ls -l ${this.directory}\`).`
+        ].join("\n")
+      case "bad-file-name":
+        return [
+          `${this.file} in ${this.directory} is not named NNNN_name.sql.`,
+          `  Why: the Migrator orders and records migrations by the number in front; a file it cannot number ` +
+          `would be silently skipped.`,
+          `  Fix: rename it, e.g. \`0006_${(this.file ?? "name").replace(/\.sql$/i, "").replace(/[^a-z0-9_]/gi, "_")}.sql\`, ` +
+          `with a number above the last one.`
+        ].join("\n")
+      case "duplicate-id":
+        return [
+          `Two migrations in ${this.directory} share a number: ${this.detail}.`,
+          `  Why: the Migrator records one migration per number; the second would never run.`,
+          `  Fix: renumber one of them above the last migration.`
+        ].join("\n")
+      case "no-migrations":
+        return [
+          `${this.directory} holds no NNNN_name.sql migrations.`,
+          `  Why: the lane's database would have no schema at all, which is never what a suite wants.`,
+          `  Fix: point WORKFLOW_LIVE_MIGRATIONS_DIR at your migrations ${dirHint}.`
+        ].join("\n")
+      case "migration-failed":
+        return [
+          `Migration ${this.file} failed: ${this.detail}`,
+          `  Nothing was half-applied: the Migrator runs all pending migrations in one ` +
+          `transaction, and it was rolled back (no table from this batch exists, ${table} is unchanged).`,
+          `  ${fix} (file: ${join(this.directory, this.file ?? "")}).`
+        ].join("\n")
+      case "migrator-failed":
+        return [
+          `The Migrator could not run the migrations in ${this.directory}: ${this.detail}`,
+          `  Why: the schema is not in place, so the suites cannot run.`,
+          `  Fix: check that the server is up and the role can create tables, then run \`workflow-live reset\`.`
+        ].join("\n")
+    }
+  }
+}
+
+const fileName = /^(\d+)_([^.]+)\.sql$/
+
+/** Parses `NNNN_name.sql` into its id and name; `None` for any other name. */
+export const parseFileName = (file: string): Option.Option<{ readonly id: number; readonly name: string }> => {
+  const match = fileName.exec(file)
+  return match === null ? Option.none() : Option.some({ id: Number(match[1]), name: match[2]! })
+}
+
+/** The template hash: ordered file names and contents, and the harness version. */
+export const hash = (migrations: ReadonlyArray<Migration>, harnessVersion: string): string => {
+  const digest = createHash("sha256").update(`workflow-live@${harnessVersion}\n`)
+  for (const migration of migrations) {
+    digest.update(`${migration.file}\n${Buffer.byteLength(migration.sql)}\n${migration.sql}\n`)
+  }
+  return digest.digest("hex").slice(0, 12)
+}
+
+/** The template database that holds `database` migrated to `hash`. */
+export const templateName = (database: string, hash: string): string => `${templatePrefix(database)}${hash}`
+
+/** The prefix every template of `database` starts with. */
+export const templatePrefix = (database: string): string => `${database}__tpl_`
+
+let cachedVersion: string | undefined
+
+/** The harness's version (package.json), part of the template hash so an upgrade rebuilds the template. */
+export const harnessVersion: Effect.Effect<string> = Effect.promise(async () => {
+  if (cachedVersion === undefined) {
+    const text = await readFile(new URL("../package.json", import.meta.url), "utf8")
+    cachedVersion = String((JSON.parse(text) as { version?: unknown }).version ?? "0.0.0")
+  }
+  return cachedVersion
+})
+
+/** Reads and checks the migrations of a directory (default: the package's own). */
+export const load = (directory: string = defaultDirectory): Effect.Effect<MigrationSet, MigrationsError> =>
+  Effect.gen(function*() {
+    const absolute = isAbsolute(directory) ? directory : resolve(directory)
+    const fail = (reason: MigrationsReason, file: string | undefined, detail: string) =>
+      new MigrationsError({ reason, directory: absolute, file, detail })
+    const entries = yield* Effect.tryPromise({
+      try: () => readdir(absolute, { withFileTypes: true }),
+      catch: (cause) =>
+        (cause as { code?: string }).code === "ENOENT" || (cause as { code?: string }).code === "ENOTDIR"
+          ? fail("directory-missing", undefined, String(cause))
+          : fail("unreadable", undefined, String(cause))
+    })
+    const files = entries.filter((entry) => entry.isFile() && entry.name.toLowerCase().endsWith(".sql"))
+      .map((entry) => entry.name)
+    const parsed: Array<{ id: number; name: string; file: string }> = []
+    for (const file of files) {
+      const name = parseFileName(file)
+      if (Option.isNone(name)) return yield* fail("bad-file-name", file, "")
+      parsed.push({ ...name.value, file })
+    }
+    if (parsed.length === 0) return yield* fail("no-migrations", undefined, "")
+    parsed.sort((a, b) => a.id - b.id || a.file.localeCompare(b.file))
+    for (let i = 1; i < parsed.length; i++) {
+      if (parsed[i]!.id === parsed[i - 1]!.id) {
+        return yield* fail("duplicate-id", parsed[i]!.file, `${parsed[i - 1]!.file} and ${parsed[i]!.file}`)
+      }
+    }
+    const migrations = yield* Effect.forEach(parsed, (entry) =>
+      Effect.tryPromise({
+        try: () => readFile(join(absolute, entry.file), "utf8"),
+        catch: (cause) => fail("unreadable", entry.file, String(cause))
+      }).pipe(Effect.map((sql): Migration => ({ ...entry, sql }))), { concurrency: 16 })
+    const version = yield* harnessVersion
+    return { directory: absolute, migrations, hash: hash(migrations, version), harnessVersion: version }
+  })
+
+/** A Migrator loader for an already-read set: no file access while the Migrator holds its transaction. */
+export const loader = (set: MigrationSet): PgMigrator.Loader =>
+  Effect.succeed(
+    set.migrations.map((migration): PgMigrator.ResolvedMigration => [
+      migration.id,
+      migration.name,
+      // A parameterless query goes over the simple protocol, so a file may hold several statements.
+      Effect.succeed(Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe(migration.sql)))
+    ])
+  )
+
+const describeSqlError = (cause: unknown, source: string | undefined): string => {
+  const classified = classify(cause)
+  let inner: unknown = cause
+  for (let i = 0; i < 4 && typeof inner === "object" && inner !== null && "cause" in inner; i++) {
+    inner = (inner as { cause: unknown }).cause
+  }
+  const pg = (typeof inner === "object" && inner !== null ? inner : {}) as {
+    message?: string
+    code?: string
+    position?: string
+    detail?: string
+    hint?: string
+  }
+  if (pg.message === undefined) return classified.detail
+  const line = pg.position !== undefined && source !== undefined
+    ? ` (line ${source.slice(0, Number(pg.position)).split("\n").length})`
+    : ""
+  return [
+    `${pg.message}${pg.code === undefined ? "" : ` [SQLSTATE ${pg.code}]`}${line}`,
+    ...(pg.detail ? [`detail: ${pg.detail}`] : []),
+    ...(pg.hint ? [`hint: ${pg.hint}`] : [])
+  ].join("; ")
+}
+
+/**
+ * Applies the pending migrations of the set on the client in context; returns those applied. A failed
+ * migration (a defect inside the Migrator) becomes a typed `migration-failed` naming the file.
+ */
+export const run = (
+  set: MigrationSet
+): Effect.Effect<ReadonlyArray<Migration>, MigrationsError, PgClient.PgClient | SqlClient.SqlClient> =>
+  PgMigrator.run({ loader: loader(set), table }).pipe(
+    Effect.map((applied) => {
+      const ids = new Set(applied.map(([id]) => id))
+      return set.migrations.filter((migration) => ids.has(migration.id))
+    }),
+    Effect.catchAllCause((cause): Effect.Effect<never, MigrationsError> => {
+      const failed = Cause.find(cause, (reason) =>
+        Cause.isDieType(reason) && reason.defect instanceof PgMigrator.MigrationError
+          ? Option.some(reason.defect)
+          : Option.none())
+      if (Option.isSome(failed) && failed.value.reason === "failed") {
+        const id = Number(/"(\d+)_/.exec(failed.value.message)?.[1])
+        const migration = set.migrations.find((m) => m.id === id)
+        return Effect.fail(
+          new MigrationsError({
+            reason: "migration-failed",
+            directory: set.directory,
+            file: migration?.file ?? failed.value.message,
+            detail: describeSqlError(failed.value.cause, migration?.sql)
+          })
+        )
+      }
+      const typed = Cause.failureOption(cause)
+      if (Option.isNone(typed) && !Option.isSome(failed)) return Effect.failCause(cause as Cause.Cause<never>)
+      const error = Option.isSome(typed) ? typed.value : failed.pipe(Option.getOrThrow)
+      return Effect.fail(
+        new MigrationsError({
+          reason: "migrator-failed",
+          directory: set.directory,
+          file: undefined,
+          detail: error._tag === "MigrationError" ? error.message : describeSqlError(error as SqlError, undefined)
+        })
+      )
+    }),
+    Effect.provide(NodeContext.layer)
+  )
+
+/** Loads the directory and migrates the database of the client in context. */
+export const layer = (
+  options: { readonly directory?: string | undefined } = {}
+): Layer.Layer<never, MigrationsError, PgClient.PgClient | SqlClient.SqlClient> =>
+  Layer.effectDiscard(Effect.flatMap(load(options.directory), run))
