@@ -1,21 +1,38 @@
 /** The `workflow-live` command: one process for the whole lane. */
 import { Command } from "@effect/cli"
-import { NodeContext } from "@effect/platform-node"
-import { Effect, Exit } from "effect"
+import { NodeContext, NodeRuntime } from "@effect/platform-node"
+import { Cause, Effect, Exit } from "effect"
 import { renderCause } from "../internal/render.js"
+import { run } from "./run.js"
 import { target } from "./target.js"
+
+// Everything after `--` belongs to Vitest; @effect/cli would try to parse it.
+const dash = process.argv.indexOf("--")
+const argv = dash === -1 ? process.argv : process.argv.slice(0, dash)
+const passthrough = dash === -1 ? [] : process.argv.slice(dash + 1)
 
 const root = Command.make("workflow-live").pipe(
   Command.withDescription("Live workflow tests against PostgreSQL: guard, preflight, reset and run"),
-  Command.withSubcommands([target])
+  Command.withSubcommands([target, run(passthrough)])
 )
 
 const cli = Command.run(root, { name: "workflow-live", version: "0.1.0" })
 
-const exit = await Effect.runPromiseExit(cli(process.argv).pipe(Effect.provide(NodeContext.layer)))
-if (Exit.isFailure(exit)) {
-  // @effect/cli already printed usage errors; typed errors get their own message, without a stack
-  const text = renderCause(exit.cause)
-  if (text !== "") process.stderr.write(`${text}\n`)
-  process.exitCode = 1
-}
+let signal: NodeJS.Signals | undefined
+for (const s of ["SIGINT", "SIGTERM"] as const) process.once(s, () => (signal = s))
+
+const program = cli(argv).pipe(
+  Effect.provide(NodeContext.layer),
+  // typed errors get their own message, without a stack; @effect/cli already printed usage errors
+  Effect.tapErrorCause((cause) =>
+    Cause.isInterruptedOnly(cause) ? Effect.void : Effect.sync(() => process.stderr.write(`\n${renderCause(cause)}\n`))
+  )
+)
+
+NodeRuntime.runMain(program, {
+  disableErrorReporting: true,
+  teardown: (exit, onExit) =>
+    onExit(
+      signal === "SIGINT" ? 130 : signal === "SIGTERM" ? 143 : Exit.isFailure(exit) ? 1 : 0
+    )
+})

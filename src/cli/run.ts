@@ -1,0 +1,18 @@
+/** `workflow-live run [-- vitest args]`: the whole lane, one process, one report. */
+import { Command, Options } from "@effect/cli"
+import { Effect } from "effect"
+import { run as runLane } from "../internal/laneRun.js"
+
+/** The lane command; `passthrough` is everything after `--`, handed to Vitest untouched. */
+export const run = (passthrough: ReadonlyArray<string>) =>
+  Command.make("run", {
+    reportDir: Options.text("report-dir").pipe(
+      Options.withDescription("Where report.json, junit.xml and summary.md go (default: $WORKFLOW_LIVE_REPORT_DIR or .workflow-live)"),
+      Options.withDefault(process.env.WORKFLOW_LIVE_REPORT_DIR ?? ".workflow-live")
+    )
+  }, ({ reportDir }) => runLane({ vitestArgs: passthrough, reportDir }).pipe(Effect.asVoid)).pipe(
+    Command.withDescription(
+      "Run the lane: guard, preflight, reset, the workflow-live Vitest project, leak check, report. " +
+        "Arguments after -- go to Vitest (-t name, --shard 1/2)."
+    )
+  )

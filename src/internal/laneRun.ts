@@ -1,0 +1,319 @@
+/**
+ * `workflow-live run`: the whole lane in one process. Guard, preflight, reset, the `workflow-live`
+ * Vitest project (started in this process: no extra Node start-up), the leak check and the report.
+ * On SIGINT/SIGTERM the fiber is interrupted: Vitest is cancelled and closed, then the run's records
+ * are swept, before the process exits.
+ */
+import { Cause, Clock, Console, Data, Duration, Effect, Exit } from "effect"
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
+import { join, resolve } from "node:path"
+import type { TestCase, TestModule, Vitest } from "vitest/node"
+import * as DsnGuard from "../DsnGuard.js"
+import * as RunId from "../RunId.js"
+import * as WorkflowLiveConfig from "../WorkflowLiveConfig.js"
+import { renderCause } from "./render.js"
+
+/** One step of the lane, as shown and reported. */
+export interface Phase {
+  readonly name: string
+  readonly status: "pass" | "fail" | "skip"
+  readonly ms: number
+  readonly detail: string
+}
+
+/** Test counts and external calls, as collected from Vitest. */
+export interface TestSummary {
+  readonly passed: number
+  readonly failed: number
+  readonly skipped: number
+  readonly total: number
+  readonly unhandledErrors: number
+  readonly externalCalls: Readonly<Record<string, number>>
+  readonly failures: ReadonlyArray<{ readonly name: string; readonly error: string }>
+}
+
+/** What the run writes to `report.json`. */
+export interface LaneReport {
+  readonly runId: string
+  readonly target: { readonly dsn: string; readonly host: string; readonly port: number; readonly database: string } | null
+  readonly startedAt: string
+  readonly durationMs: number
+  readonly outcome: "passed" | "failed" | "skipped" | "interrupted"
+  readonly skipReason: string | null
+  readonly phases: ReadonlyArray<Phase>
+  readonly tests: TestSummary | null
+  readonly files: { readonly report: string; readonly junit: string; readonly summary: string }
+}
+
+/** The lane ended in failure; the phases already printed why. */
+export class LaneRunError extends Data.TaggedError("LaneRunError")<{
+  readonly phase: string
+  readonly detail: string
+}> {
+  override get message(): string {
+    return `workflow-live run failed in phase \`${this.phase}\`: ${this.detail}`
+  }
+}
+
+/** The handshake with the project's global setup: set only by this process, so it cannot be faked from env. */
+export const preparedKey: unique symbol = Symbol.for("workflow-live/prepared")
+
+/** What `run` already did before starting Vitest, for the global setup to trust. */
+export interface Prepared {
+  readonly runId: string
+  readonly skipReason: string | null
+}
+
+const useColor = process.stdout.isTTY === true && process.env.NO_COLOR === undefined
+const paint = (code: string, text: string): string => useColor ? `\u001b[${code}m${text}\u001b[0m` : text
+const mark = (status: Phase["status"]): string =>
+  status === "pass" ? paint("32", "✓") : status === "skip" ? paint("33", "↷") : paint("31", "✗")
+
+const formatMs = (ms: number): string => ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(2)} s`
+
+const printPhase = (phase: Phase): Effect.Effect<void> =>
+  Console.log(`  ${mark(phase.status)} ${phase.name.padEnd(10)} ${formatMs(phase.ms).padStart(9)}  ${phase.detail}`)
+
+/** Runs one phase: times it, prints its line, records it. */
+const phase = <A, E, R>(
+  phases: Array<Phase>,
+  name: string,
+  effect: Effect.Effect<A, E, R>,
+  describe: (a: A) => string
+): Effect.Effect<A, E, R> =>
+  Effect.gen(function*() {
+    const start = yield* Clock.currentTimeMillis
+    const exit = yield* Effect.exit(effect)
+    const ms = (yield* Clock.currentTimeMillis) - start
+    const entry: Phase = exit._tag === "Success"
+      ? { name, status: "pass", ms, detail: describe(exit.value) }
+      : { name, status: "fail", ms, detail: renderCause(exit.cause).split("\n")[0] ?? "" }
+    phases.push(entry)
+    yield* printPhase(entry)
+    return yield* exit
+  })
+
+/** Collects results from Vitest's reporter events, including each test's external calls (task meta). */
+const makeCollector = () => {
+  const summary = {
+    passed: 0,
+    failed: 0,
+    skipped: 0,
+    total: 0,
+    unhandledErrors: 0,
+    externalCalls: {} as Record<string, number>,
+    failures: [] as Array<{ name: string; error: string }>
+  }
+  const reporter = {
+    onTestCaseResult(test: TestCase) {
+      const state = test.result().state
+      summary.total++
+      if (state === "passed") summary.passed++
+      else if (state === "failed") {
+        summary.failed++
+        summary.failures.push({
+          name: test.fullName,
+          error: test.result().errors?.[0]?.message?.split("\n")[0] ?? "failed"
+        })
+      } else summary.skipped++
+      const calls = (test.meta() as Record<string, unknown>)["externalCalls"]
+      if (typeof calls === "object" && calls !== null) {
+        for (const [origin, n] of Object.entries(calls as Record<string, number>)) {
+          summary.externalCalls[origin] = (summary.externalCalls[origin] ?? 0) + n
+        }
+      }
+    },
+    onTestRunEnd(_modules: ReadonlyArray<TestModule>, errors: ReadonlyArray<unknown>) {
+      summary.unhandledErrors = errors.length
+    }
+  }
+  return { summary, reporter }
+}
+
+/** Starts the `workflow-live` project in this process and waits for it; cancelled and closed on interruption. */
+const runVitest = (
+  passthrough: ReadonlyArray<string>,
+  junitFile: string
+): Effect.Effect<TestSummary, LaneRunError> =>
+  Effect.gen(function*() {
+    const { createVitest, parseCLI } = yield* Effect.promise(() => import("vitest/node"))
+    const { filter, options } = yield* Effect.try({
+      try: () => parseCLI(["vitest", "run", ...passthrough]),
+      catch: (e) => new LaneRunError({ phase: "tests", detail: `bad Vitest arguments: ${String(e)}` })
+    })
+    const collector = makeCollector()
+    const requested = options.reporters ?? (options as { reporter?: unknown }).reporter
+    const userReporters = requested === undefined ? ["default"] : Array.isArray(requested) ? requested : [requested]
+    process.env.TEST = "true"
+    process.env.VITEST = "true"
+    process.env.NODE_ENV ??= "test"
+    const vitest = yield* Effect.acquireRelease(
+      Effect.tryPromise({
+        try: () =>
+          createVitest("test", {
+            ...options,
+            run: true,
+            watch: false,
+            project: ["workflow-live"],
+            reporters: [
+              ...(userReporters as Array<never>),
+              ["junit", { outputFile: junitFile }] as never,
+              collector.reporter as never
+            ]
+          }),
+        catch: (e) => new LaneRunError({ phase: "tests", detail: `Vitest did not start: ${String(e)}` })
+      }),
+      (vitest: Vitest) => Effect.promise(() => vitest.close()).pipe(Effect.timeout(Duration.seconds(10)), Effect.ignore)
+    )
+    yield* Effect.tryPromise({
+      try: () => vitest.start(filter),
+      catch: (e) => new LaneRunError({ phase: "tests", detail: String(e) })
+    }).pipe(
+      Effect.onInterrupt(() =>
+        Effect.promise(() => vitest.cancelCurrentRun("keyboard-input")).pipe(
+          Effect.timeout(Duration.seconds(5)),
+          Effect.ignore
+        )
+      )
+    )
+    return collector.summary
+  }).pipe(Effect.scoped)
+
+const markdownSummary = (report: LaneReport): string => {
+  const rows = report.phases.map((p) => `| ${p.name} | ${p.status} | ${formatMs(p.ms)} | ${p.detail.replace(/\|/g, "\\|")} |`)
+  const t = report.tests
+  return [
+    `### workflow-live: ${report.outcome}`,
+    "",
+    `Run \`${report.runId}\` on \`${report.target?.database ?? "?"}\`, ${formatMs(report.durationMs)}.` +
+    (t === null ? "" : ` Tests: ${t.passed} passed, ${t.failed} failed, ${t.skipped} skipped.`) +
+    (report.skipReason === null ? "" : ` **Skipped:** ${report.skipReason}`),
+    "",
+    "| phase | status | time | detail |",
+    "|---|---|---|---|",
+    ...rows,
+    ""
+  ].join("\n")
+}
+
+/** Options of a lane run. */
+export interface RunOptions {
+  /** Arguments passed through to Vitest (`-t name`, `--shard 1/2`, reporters...). */
+  readonly vitestArgs: ReadonlyArray<string>
+  /** Where report.json, junit.xml and summary.md go. */
+  readonly reportDir: string
+}
+
+/** The lane, end to end. Fails with LaneRunError when any phase fails. */
+export const run = (options: RunOptions): Effect.Effect<LaneReport, LaneRunError> =>
+  Effect.gen(function*() {
+    const phases: Array<Phase> = []
+    const startedAt = new Date()
+    const t0 = Date.now()
+    const dir = resolve(options.reportDir)
+    mkdirSync(dir, { recursive: true })
+    const files = { report: join(dir, "report.json"), junit: join(dir, "junit.xml"), summary: join(dir, "summary.md") }
+    let target: DsnGuard.VerifiedTarget | undefined
+    let tests: TestSummary | null = null
+    let runId = ""
+    let skipReason: string | null = null
+
+    const finish = (outcome: LaneReport["outcome"]): LaneReport => {
+      const report: LaneReport = {
+        runId,
+        target: target === undefined
+          ? null
+          : { dsn: target.masked, host: target.host, port: target.port, database: target.database },
+        startedAt: startedAt.toISOString(),
+        durationMs: Date.now() - t0,
+        outcome,
+        skipReason,
+        phases,
+        tests,
+        files
+      }
+      writeFileSync(files.report, JSON.stringify(report, null, 2))
+      const md = markdownSummary(report)
+      writeFileSync(files.summary, md)
+      if (process.env.GITHUB_STEP_SUMMARY) appendFileSync(process.env.GITHUB_STEP_SUMMARY, `${md}\n`)
+      return report
+    }
+
+    const body = Effect.gen(function*() {
+      yield* Console.log(`workflow-live run (report: ${files.report})`)
+      const resolvedRunId = yield* phase(
+        phases,
+        "run id",
+        RunId.resolve.pipe(Effect.mapError((e) => new LaneRunError({ phase: "run id", detail: e.message }))),
+        (id) => id
+      )
+      runId = resolvedRunId
+      process.env[RunId.variable] = runId
+
+      target = yield* phase(
+        phases,
+        "guard",
+        DsnGuard.make().pipe(
+          Effect.provide(WorkflowLiveConfig.layerConfig),
+          Effect.mapError((e) => new LaneRunError({ phase: "guard", detail: e.message }))
+        ),
+        (t) => `${t.database} on ${t.host}:${t.port}`
+      )
+
+      const prepared: Prepared = { runId, skipReason }
+      ;(globalThis as Record<symbol, unknown>)[preparedKey] = prepared
+      process.env.WORKFLOW_LIVE_LANE = "1"
+
+      tests = yield* phase(
+        phases,
+        "tests",
+        runVitest(options.vitestArgs, files.junit),
+        (s) => {
+          const calls = Object.values(s.externalCalls).reduce((a, b) => a + b, 0)
+          return `${s.passed} passed, ${s.failed} failed, ${s.skipped} skipped, ${calls} external call(s)`
+        }
+      )
+      if (tests.failed > 0 || tests.unhandledErrors > 0 || tests.total === 0) {
+        phases[phases.length - 1] = { ...phases[phases.length - 1]!, status: "fail" }
+        return yield* new LaneRunError({
+          phase: "tests",
+          detail: tests.total === 0
+            ? "no test ran: check the filter and test/workflow_live"
+            : `${tests.failed} failed, ${tests.unhandledErrors} unhandled error(s)`
+        })
+      }
+    })
+
+    // onExit, not Effect.exit: on SIGINT/SIGTERM the fiber is interrupted and only finalizers still run
+    return yield* body.pipe(
+      Effect.onExit((exit) =>
+        Effect.gen(function*() {
+          const interrupted = Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)
+          const outcome: LaneReport["outcome"] = Exit.isSuccess(exit)
+            ? (skipReason !== null ? "skipped" : "passed")
+            : interrupted
+            ? "interrupted"
+            : "failed"
+          const report = finish(outcome)
+          const t = tests as TestSummary | null
+          const calls = t === null ? 0 : Object.values(t.externalCalls).reduce((a, b) => a + b, 0)
+          const verdict = outcome === "passed"
+            ? paint("32", "PASSED")
+            : outcome === "skipped"
+            ? paint("33", "SKIPPED")
+            : paint("31", outcome.toUpperCase())
+          yield* Console.log(
+            [
+              "",
+              `  ${verdict}  ${t === null ? "no tests ran" : `${t.passed} passed, ${t.failed} failed, ${t.skipped} skipped`}` +
+              `, ${calls} external call(s), run ${runId || "?"}, ${formatMs(report.durationMs)}`,
+              ...(skipReason === null ? [] : [`  ${paint("33", "skipped:")} ${skipReason}`]),
+              `  report: ${files.report}`,
+              `  junit:  ${files.junit}`
+            ].join("\n")
+          )
+        })
+      ),
+      Effect.flatMap(() => Effect.sync(() => JSON.parse(readFileSync(files.report, "utf8")) as LaneReport))
+    )
+  })
