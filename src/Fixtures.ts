@@ -1,0 +1,533 @@
+/**
+ * Scoped fixture builders for the live suites, keyed by the run ID.
+ *
+ * Every builder is an `Effect.acquireRelease`: the release runs when the test's scope closes, on pass,
+ * failed assertion, `Effect.fail`, defect and timeout alike. It deletes the rows the fixture created and
+ * every row that references them (what the workflow under test wrote for that customer), children first,
+ * one set-based statement per table. Rows of other tests and other runs are never touched: a release
+ * deletes by the ids it created, the sweep by its run's key prefix.
+ *
+ * Signals are the exception Vitest leaves open (no finalizers on SIGINT/SIGTERM): that is what
+ * {@link sweep} is for, called by `workflow-live run` on a signal and at start.
+ */
+import { SqlClient } from "@effect/sql"
+import { Context, Data, Effect, Layer, ParseResult, Schema, Scope } from "effect"
+import * as DsnGuard from "./DsnGuard.js"
+import { currentTest } from "./internal/currentTest.js"
+import * as FixturesSql from "./internal/fixturesSql.js"
+import * as LaneDatabase from "./LaneDatabase.js"
+import * as RunId from "./RunId.js"
+
+/** The tables the fixtures write, in deletion (foreign-key) order. */
+export const tables: ReadonlyArray<Table> = FixturesSql.tables
+
+/** One of the fixtures' tables. */
+export type Table = FixturesSql.Table
+
+/** Rows per table. */
+export type Counts = Readonly<Record<Table, number>>
+
+/** Why a fixture operation failed. */
+export type FixturesReason = "invalid-overrides" | "insert-failed" | "cleanup-failed" | "count-failed" | "leaked"
+
+/** Every reason, for docs and tests. */
+export const reasons: ReadonlyArray<FixturesReason> = [
+  "invalid-overrides",
+  "insert-failed",
+  "cleanup-failed",
+  "count-failed",
+  "leaked"
+]
+
+/** A fixture could not be created or cleaned up, or a run left rows behind. */
+export class FixturesError extends Data.TaggedError("FixturesError")<{
+  readonly reason: FixturesReason
+  /** The table concerned, when there is one. */
+  readonly table: Table | undefined
+  readonly runId: string
+  /** The driver's or the Schema's words. */
+  readonly detail: string
+  /** For `leaked`: rows still carrying the run's keys, per table (only tables with rows). */
+  readonly leaked?: Partial<Counts> | undefined
+}> {
+  override get message(): string {
+    const prefix = `wl-${this.runId}-`
+    switch (this.reason) {
+      case "invalid-overrides":
+        return [
+          `A ${this.table ?? "fixture"} fixture was given overrides that do not fit its schema (invalid-overrides).`,
+          `  Detail: ${this.detail}`,
+          `  Why:    overrides are decoded before any row is written, so a bad value fails here and not as a ` +
+          `constraint error halfway through a test.`,
+          `  Fix:    correct the override in the test (see the Schema \`Fixtures.${schemaName(this.table)}\`).`
+        ].join("\n")
+      case "insert-failed":
+        return [
+          `Could not insert a ${this.table ?? "fixture"} row for run ${this.runId} (insert-failed).`,
+          `  Driver: ${this.detail}`,
+          `  Why:    the fixture writes through the lane's connection; the row was refused by the database.`,
+          `  Fix:    a unique violation on a key means rows of this run are still there: run ` +
+          `\`workflow-live run\` (it sweeps at start) or set a new ${RunId.variable}. Otherwise check that ` +
+          `the database is migrated (\`workflow-live reset\`) and the override values fit the columns.`
+        ].join("\n")
+      case "cleanup-failed":
+        return [
+          `Could not delete the rows of run ${this.runId}${this.table === undefined ? "" : ` from ${this.table}`} ` +
+          `(cleanup-failed).`,
+          `  Driver: ${this.detail}`,
+          `  Why:    a fixture's rows must not outlive its test; the cleanup is one transaction, so nothing was ` +
+          `half-deleted.`,
+          `  Fix:    check that the database is reachable and that no other code added a foreign key to these ` +
+          `tables; then remove the leftovers with the sweep (\`workflow-live run\` sweeps at start).`
+        ].join("\n")
+      case "count-failed":
+        return [
+          `Could not count the rows of run ${this.runId} (count-failed).`,
+          `  Driver: ${this.detail}`,
+          `  Why:    the leak check must see every table before it can pass the lane.`,
+          `  Fix:    check that the workflow database is reachable and migrated (\`workflow-live reset\`).`
+        ].join("\n")
+      case "leaked": {
+        const rows = Object.entries(this.leaked ?? {}).map(([table, n]) => `${table}: ${n}`)
+        return [
+          `Run ${this.runId} left rows behind (leaked): ${rows.join(", ")}.`,
+          `  Why:    every fixture deletes its rows when its test ends; rows still carrying the run's keys ` +
+          `(prefix \`${prefix}\`) mean a fixture, or code under test, skipped its cleanup.`,
+          `  Find:   SELECT * FROM customers WHERE starts_with(external_id, '${prefix}'); (tenders likewise)`,
+          `  Fix:    create those rows with the Fixtures builders inside \`it.scoped\` (not \`it.effect\` ` +
+          `with Effect.runPromise, not outside a scope), or give the code under test's own rows a fixture parent.`
+        ].join("\n")
+      }
+    }
+  }
+}
+
+const schemaName = (table: Table | undefined): string => {
+  switch (table) {
+    case "customers":
+      return "CustomerOverrides"
+    case "alert_profiles":
+      return "AlertProfileOverrides"
+    case "tenders":
+      return "TenderOverrides"
+    case "tender_matches":
+      return "MatchOverrides"
+    case "notifications":
+      return "NotificationOverrides"
+    case undefined:
+      return "<Kind>Overrides"
+  }
+}
+
+const Id = Schema.NumberFromString
+const Numeric = Schema.NumberFromString
+const NullableNumeric = Schema.NullOr(Schema.NumberFromString)
+
+/** A customer row as the fixture created it. */
+export const Customer = Schema.Struct({
+  id: Id,
+  externalId: Schema.propertySignature(Schema.String).pipe(Schema.fromKey("external_id")),
+  name: Schema.String,
+  email: Schema.String
+})
+/** A customer row as the fixture created it. */
+export type Customer = typeof Customer.Type
+
+/** An alert profile row. */
+export const AlertProfile = Schema.Struct({
+  id: Id,
+  customerId: Schema.propertySignature(Id).pipe(Schema.fromKey("customer_id")),
+  name: Schema.String,
+  keywords: Schema.Array(Schema.String),
+  cpvCodes: Schema.propertySignature(Schema.Array(Schema.String)).pipe(Schema.fromKey("cpv_codes")),
+  regions: Schema.Array(Schema.String),
+  minValueEur: Schema.propertySignature(NullableNumeric).pipe(Schema.fromKey("min_value_eur")),
+  active: Schema.Boolean
+})
+/** An alert profile row. */
+export type AlertProfile = typeof AlertProfile.Type
+
+/** A tender row. */
+export const Tender = Schema.Struct({
+  id: Id,
+  externalId: Schema.propertySignature(Schema.String).pipe(Schema.fromKey("external_id")),
+  title: Schema.String,
+  description: Schema.String,
+  buyer: Schema.String,
+  cpvCodes: Schema.propertySignature(Schema.Array(Schema.String)).pipe(Schema.fromKey("cpv_codes")),
+  region: Schema.NullOr(Schema.String),
+  valueEur: Schema.propertySignature(NullableNumeric).pipe(Schema.fromKey("value_eur")),
+  publishedAt: Schema.propertySignature(Schema.DateFromSelf).pipe(Schema.fromKey("published_at")),
+  deadlineAt: Schema.propertySignature(Schema.NullOr(Schema.DateFromSelf)).pipe(Schema.fromKey("deadline_at"))
+})
+/** A tender row. */
+export type Tender = typeof Tender.Type
+
+/** A tender match row. */
+export const TenderMatch = Schema.Struct({
+  id: Id,
+  alertProfileId: Schema.propertySignature(Id).pipe(Schema.fromKey("alert_profile_id")),
+  tenderId: Schema.propertySignature(Id).pipe(Schema.fromKey("tender_id")),
+  score: Numeric,
+  summary: Schema.NullOr(Schema.String)
+})
+/** A tender match row. */
+export type TenderMatch = typeof TenderMatch.Type
+
+/** A notification row. */
+export const Notification = Schema.Struct({
+  id: Id,
+  customerId: Schema.propertySignature(Id).pipe(Schema.fromKey("customer_id")),
+  tenderMatchId: Schema.propertySignature(Schema.NullOr(Id)).pipe(Schema.fromKey("tender_match_id")),
+  channel: Schema.Literal("email", "webhook"),
+  subject: Schema.String,
+  body: Schema.String,
+  status: Schema.Literal("pending", "sent", "failed")
+})
+/** A notification row. */
+export type Notification = typeof Notification.Type
+
+const Text = Schema.String.pipe(Schema.minLength(1))
+const Codes = Schema.Array(Text)
+const Euros = Schema.NullOr(Schema.Number.pipe(Schema.nonNegative()))
+
+/** What a test may override on a customer; the external id is always the run key (the sweep needs it). */
+export const CustomerOverrides = Schema.Struct({
+  name: Schema.optional(Text),
+  email: Schema.optional(Schema.String.pipe(Schema.pattern(/^[^@\s]+@[^@\s]+\.[^@\s]+$/)))
+})
+/** What a test may override on a customer. */
+export type CustomerOverrides = typeof CustomerOverrides.Type
+
+/** What a test may override on an alert profile. */
+export const AlertProfileOverrides = Schema.Struct({
+  name: Schema.optional(Text),
+  keywords: Schema.optional(Codes),
+  cpvCodes: Schema.optional(Codes),
+  regions: Schema.optional(Codes),
+  minValueEur: Schema.optional(Euros),
+  active: Schema.optional(Schema.Boolean)
+})
+/** What a test may override on an alert profile. */
+export type AlertProfileOverrides = typeof AlertProfileOverrides.Type
+
+/** What a test may override on a tender; the external id is always the run key. */
+export const TenderOverrides = Schema.Struct({
+  title: Schema.optional(Text),
+  description: Schema.optional(Schema.String),
+  buyer: Schema.optional(Text),
+  cpvCodes: Schema.optional(Codes),
+  region: Schema.optional(Schema.NullOr(Text)),
+  valueEur: Schema.optional(Euros),
+  publishedAt: Schema.optional(Schema.DateFromSelf),
+  deadlineAt: Schema.optional(Schema.NullOr(Schema.DateFromSelf))
+})
+/** What a test may override on a tender. */
+export type TenderOverrides = typeof TenderOverrides.Type
+
+/** What a test may override on a match. */
+export const MatchOverrides = Schema.Struct({
+  score: Schema.optional(Schema.Number.pipe(Schema.between(0, 1))),
+  summary: Schema.optional(Schema.NullOr(Schema.String))
+})
+/** What a test may override on a match. */
+export type MatchOverrides = typeof MatchOverrides.Type
+
+/** What a test may override on a notification. */
+export const NotificationOverrides = Schema.Struct({
+  channel: Schema.optional(Schema.Literal("email", "webhook")),
+  subject: Schema.optional(Text),
+  body: Schema.optional(Schema.String),
+  status: Schema.optional(Schema.Literal("pending", "sent", "failed"))
+})
+/** What a test may override on a notification. */
+export type NotificationOverrides = typeof NotificationOverrides.Type
+
+/** The fixture builders. Each needs a `Scope` (use `it.scoped`): its release runs when the scope closes. */
+export interface Fixtures {
+  readonly runId: RunId.RunIdString
+  /** The next deterministic key for the running test (`wl-<run>-<testhash>-<seq>`), for the test's own data. */
+  readonly key: Effect.Effect<string>
+  /** A customer; release deletes it and every profile, match and notification hanging off it. */
+  readonly customer: (overrides?: CustomerOverrides) => Effect.Effect<Customer, FixturesError, Scope.Scope>
+  /** `count` customers in one INSERT, released together by one set-based cleanup. */
+  readonly customers: (
+    count: number,
+    overrides?: Omit<CustomerOverrides, "email">
+  ) => Effect.Effect<ReadonlyArray<Customer>, FixturesError, Scope.Scope>
+  /** An alert profile of the customer; release deletes it, its matches and their notifications. */
+  readonly alertProfile: (
+    customer: Pick<Customer, "id">,
+    overrides?: AlertProfileOverrides
+  ) => Effect.Effect<AlertProfile, FixturesError, Scope.Scope>
+  /** A tender; release deletes it, its matches and their notifications. */
+  readonly tender: (overrides?: TenderOverrides) => Effect.Effect<Tender, FixturesError, Scope.Scope>
+  /** A match of a tender to a profile; release deletes it and its notifications. */
+  readonly match: (
+    alertProfile: Pick<AlertProfile, "id">,
+    tender: Pick<Tender, "id">,
+    overrides?: MatchOverrides
+  ) => Effect.Effect<TenderMatch, FixturesError, Scope.Scope>
+  /** A notification to the customer, optionally about a match; release deletes it. */
+  readonly notification: (
+    customer: Pick<Customer, "id">,
+    options?: NotificationOverrides & { readonly match?: Pick<TenderMatch, "id"> | undefined }
+  ) => Effect.Effect<Notification, FixturesError, Scope.Scope>
+}
+
+/** The service tag for the fixture builders. */
+export const Fixtures: Context.Tag<Fixtures, Fixtures> = Context.GenericTag<Fixtures>("workflow-live/Fixtures")
+
+/** Options for {@link make}. */
+export interface Options {
+  /**
+   * The running test's identity, for keys. Default: the Vitest test in this worker
+   * (`<file> > <describe> > <test>`), or `outside-a-test`.
+   */
+  readonly testName?: (() => string) | undefined
+}
+
+const decodeOverrides = <A, I>(
+  schema: Schema.Schema<A, I>,
+  table: Table,
+  runId: string,
+  value: unknown
+): Effect.Effect<A, FixturesError> =>
+  Schema.decodeUnknown(schema)(value ?? {}).pipe(
+    Effect.mapError((error) =>
+      new FixturesError({
+        reason: "invalid-overrides",
+        table,
+        runId,
+        detail: ParseResult.TreeFormatter.formatErrorSync(error).replace(/\s*\n\s*/g, " ")
+      })
+    )
+  )
+
+const cleanupError = (runId: string, table: Table | undefined) => (cause: unknown): FixturesError =>
+  new FixturesError({ reason: "cleanup-failed", table, runId, detail: detailOf(cause) })
+
+const detailOf = (cause: unknown): string => {
+  const inner = typeof cause === "object" && cause !== null && "cause" in cause ? cause.cause : cause
+  return inner instanceof Error ? inner.message : String(inner)
+}
+
+/**
+ * The builders on the lane's connection. The connection's identity is checked once more here, so no
+ * fixture ever writes through a client that is not on the verified target.
+ */
+export const make = (
+  options: Options = {}
+): Effect.Effect<
+  Fixtures,
+  LaneDatabase.LaneDatabaseError,
+  SqlClient.SqlClient | RunId.RunId | DsnGuard.VerifiedTarget
+> =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const { runId, key: keyFor } = yield* RunId.RunId
+    const target = yield* DsnGuard.VerifiedTarget
+    yield* DsnGuard.assertVerified(target)
+    yield* LaneDatabase.checkIdentity(target)
+
+    const testName = options.testName ?? (() => currentTest() ?? "outside-a-test")
+    const sequences = new Map<string, number>()
+    // Per test, 1, 2, 3...: the same test creates the same keys in every run with the same run ID.
+    const nextKeys = (count: number): ReadonlyArray<string> => {
+      const test = testName()
+      const start = sequences.get(test) ?? 0
+      sequences.set(test, start + count)
+      return Array.from({ length: count }, (_, i) => keyFor(test, start + i + 1))
+    }
+
+    const insertFailed = (table: Table) => (cause: unknown): FixturesError =>
+      new FixturesError({ reason: "insert-failed", table, runId, detail: detailOf(cause) })
+
+    // Acquire and release run uninterruptibly, so a timeout between INSERT and registering the
+    // release cannot leave an orphan row.
+    const scoped = <A extends { readonly id: number }, I>(
+      table: FixturesSql.Root,
+      schema: Schema.Schema<A, I>,
+      insert: Effect.Effect<ReadonlyArray<unknown>, unknown>
+    ): Effect.Effect<ReadonlyArray<A>, FixturesError, Scope.Scope> =>
+      Effect.acquireRelease(
+        insert.pipe(
+          Effect.mapError(insertFailed(table)),
+          Effect.flatMap((rows) =>
+            Schema.decodeUnknown(Schema.Array(schema))(rows).pipe(Effect.mapError(insertFailed(table)))
+          )
+        ),
+        (rows) =>
+          FixturesSql.cleanup(sql, table, rows.map((row) => String(row.id))).pipe(
+            Effect.mapError(cleanupError(runId, table)),
+            // A release cannot fail; a cleanup that did not happen must still fail the test, loudly.
+            Effect.orDie
+          )
+      )
+
+    const one = <A>(effect: Effect.Effect<ReadonlyArray<A>, FixturesError, Scope.Scope>) =>
+      Effect.map(effect, (rows) => rows[0]!)
+
+    const customers: Fixtures["customers"] = (count, overrides) =>
+      Effect.gen(function*() {
+        const o = yield* decodeOverrides(CustomerOverrides, "customers", runId, overrides)
+        const keys = nextKeys(count)
+        const records = keys.map((key, i) => ({
+          external_id: key,
+          name: o.name ?? `Nordbau Infrastruktur GmbH ${count === 1 ? "" : `#${i + 1} `}(${key})`,
+          email: o.email ?? `${key}@tenders.example.test`
+        }))
+        return yield* scoped(
+          "customers",
+          Customer,
+          sql`INSERT INTO customers ${sql.insert(records)} RETURNING id, external_id, name, email`
+        )
+      })
+
+    const fixtures: Fixtures = {
+      runId,
+      key: Effect.sync(() => nextKeys(1)[0]!),
+      customers,
+      customer: (overrides) => one(customers(1, overrides)),
+      alertProfile: (customer, overrides) =>
+        Effect.gen(function*() {
+          const o = yield* decodeOverrides(AlertProfileOverrides, "alert_profiles", runId, overrides)
+          const [key] = nextKeys(1)
+          return yield* one(scoped(
+            "alert_profiles",
+            AlertProfile,
+            sql`INSERT INTO alert_profiles ${
+              sql.insert({
+                customer_id: customer.id,
+                name: o.name ?? `Road resurfacing, Bavaria (${key})`,
+                keywords: o.keywords ?? ["road", "asphalt", "resurfacing"],
+                cpv_codes: o.cpvCodes ?? ["45233142"],
+                regions: o.regions ?? ["DE21"],
+                min_value_eur: o.minValueEur === undefined ? 50000 : o.minValueEur,
+                active: o.active ?? true
+              })
+            } RETURNING id, customer_id, name, keywords, cpv_codes, regions, min_value_eur, active`
+          ))
+        }),
+      tender: (overrides) =>
+        Effect.gen(function*() {
+          const o = yield* decodeOverrides(TenderOverrides, "tenders", runId, overrides)
+          const [key] = nextKeys(1)
+          return yield* one(scoped(
+            "tenders",
+            Tender,
+            sql`INSERT INTO tenders ${
+              sql.insert({
+                external_id: key!,
+                title: o.title ?? `Resurfacing of the B 13 between Freising and Moosburg (${key})`,
+                description: o.description ??
+                  "Milling and asphalt resurfacing of 4.2 km of federal road, including road markings.",
+                buyer: o.buyer ?? "Staatliches Bauamt Freising",
+                cpv_codes: o.cpvCodes ?? ["45233142", "45233221"],
+                region: o.region === undefined ? "DE21" : o.region,
+                value_eur: o.valueEur === undefined ? 1850000 : o.valueEur,
+                published_at: o.publishedAt ?? new Date("2026-02-02T08:00:00Z"),
+                deadline_at: o.deadlineAt === undefined ? new Date("2026-03-06T12:00:00Z") : o.deadlineAt
+              })
+            } RETURNING id, external_id, title, description, buyer, cpv_codes, region, value_eur,
+              published_at, deadline_at`
+          ))
+        }),
+      match: (alertProfile, tender, overrides) =>
+        Effect.gen(function*() {
+          const o = yield* decodeOverrides(MatchOverrides, "tender_matches", runId, overrides)
+          return yield* one(scoped(
+            "tender_matches",
+            TenderMatch,
+            sql`INSERT INTO tender_matches ${
+              sql.insert({
+                alert_profile_id: alertProfile.id,
+                tender_id: tender.id,
+                score: o.score ?? 0.87,
+                summary: o.summary === undefined
+                  ? "Road resurfacing, 4.2 km, about EUR 1.85m; bids due 6 March."
+                  : o.summary
+              })
+            } RETURNING id, alert_profile_id, tender_id, score, summary`
+          ))
+        }),
+      notification: (customer, options) =>
+        Effect.gen(function*() {
+          const { match, ...rest } = options ?? {}
+          const o = yield* decodeOverrides(NotificationOverrides, "notifications", runId, rest)
+          const [key] = nextKeys(1)
+          return yield* one(scoped(
+            "notifications",
+            Notification,
+            sql`INSERT INTO notifications ${
+              sql.insert({
+                customer_id: customer.id,
+                tender_match_id: match?.id ?? null,
+                channel: o.channel ?? "email",
+                subject: o.subject ?? `New tender matching your alert (${key})`,
+                body: o.body ?? "A new tender matches your alert profile. Bids are due on 6 March.",
+                status: o.status ?? "pending"
+              })
+            } RETURNING id, customer_id, tender_match_id, channel, subject, body, status`
+          ))
+        })
+    }
+    return fixtures
+  })
+
+/** The fixture builders, on the lane's connection and run ID. */
+export const layer = (
+  options: Options = {}
+): Layer.Layer<Fixtures, LaneDatabase.LaneDatabaseError, SqlClient.SqlClient | RunId.RunId | DsnGuard.VerifiedTarget> =>
+  Layer.effect(Fixtures, make(options))
+
+/** The statements a release runs for a record kind: fixed, whatever the number of rows. */
+export const cleanupStatementCount: (root: FixturesSql.Root) => number = FixturesSql.statementCount
+
+/** What a sweep deleted, per table. */
+export type Swept = Counts
+
+/**
+ * Deletes every row of the run (all tests), children first, one statement per table in one
+ * transaction. Rows of other runs are untouched.
+ */
+export const sweep = (runId: RunId.RunIdString): Effect.Effect<Swept, FixturesError, SqlClient.SqlClient> =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    FixturesSql.sweep(sql, RunId.prefix(runId)).pipe(
+      Effect.map((deleted) => Object.fromEntries(tables.map((t) => [t, deleted[t] ?? 0])) as Counts),
+      Effect.mapError(cleanupError(runId, undefined))
+    ))
+
+/** Rows still carrying the run's keys (or hanging off rows that do), per table. */
+export const leaks = (runId: RunId.RunIdString): Effect.Effect<Counts, FixturesError, SqlClient.SqlClient> =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    FixturesSql.leaks(sql, RunId.prefix(runId)).pipe(
+      Effect.mapError((cause) => new FixturesError({ reason: "count-failed", table: undefined, runId, detail: detailOf(cause) }))
+    ))
+
+/** Fails with `leaked` (naming each table and its count) when any row of the run is left. */
+export const leakCheck = (runId: RunId.RunIdString): Effect.Effect<void, FixturesError, SqlClient.SqlClient> =>
+  Effect.flatMap(leaks(runId), (counts) => {
+    const leaked = Object.fromEntries(Object.entries(counts).filter(([, n]) => n > 0)) as Partial<Counts>
+    return Object.keys(leaked).length === 0
+      ? Effect.void
+      : Effect.fail(new FixturesError({ reason: "leaked", table: undefined, runId, detail: "", leaked }))
+  })
+
+/**
+ * Runs one of {@link sweep} / {@link leaks} / {@link leakCheck} on its own short-lived lane connection
+ * to a verified target (for the CLI and the global setup, which have no suite layer).
+ */
+export const onTarget = <A, E>(
+  target: DsnGuard.VerifiedTarget,
+  effect: Effect.Effect<A, E, SqlClient.SqlClient>
+): Effect.Effect<A, E | LaneDatabase.LaneDatabaseError> =>
+  Effect.gen(function*() {
+    yield* DsnGuard.assertVerified(target)
+    return yield* effect
+  }).pipe(
+    Effect.provide(
+      LaneDatabase.layer({ maxConnections: 1 }).pipe(Layer.provide(Layer.succeed(DsnGuard.VerifiedTarget, target)))
+    ),
+    Effect.scoped
+  )

@@ -1,0 +1,31 @@
+/**
+ * The Vitest test that is running in this worker, read from the global `expect` state Vitest keeps
+ * per try. Read without importing `vitest`: importing it outside a Vitest worker throws, and the
+ * fixtures are also used from the CLI (the sweep) and from benchmarks.
+ */
+import * as path from "node:path"
+
+interface ExpectState {
+  readonly currentTestName?: string | undefined
+  readonly testPath?: string | undefined
+}
+
+const globalExpect = Symbol.for("expect-global")
+const matchersObject = Symbol.for("matchers-object")
+
+const expectState = (): ExpectState | undefined => {
+  const g = globalThis as Record<symbol, unknown>
+  const expect = g[globalExpect]
+  const states = g[matchersObject]
+  if (expect === undefined || !(states instanceof WeakMap)) return undefined
+  return states.get(expect as object) as ExpectState | undefined
+}
+
+/** The running test as `<file relative to cwd> > <describe> > <test>`, or `undefined` outside a test. */
+export const currentTest = (): string | undefined => {
+  const state = expectState()
+  const name = state?.currentTestName
+  if (name === undefined || name === "") return undefined
+  const file = state?.testPath === undefined ? "" : path.relative(process.cwd(), state.testPath)
+  return file === "" ? name : `${file} > ${name}`
+}
