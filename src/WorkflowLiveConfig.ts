@@ -118,3 +118,21 @@ export const layer = (options: {
 
 /** The contract read from the environment. */
 export const layerConfig: Layer.Layer<WorkflowLiveConfig, ConfigError> = Layer.effect(WorkflowLiveConfig, make)
+
+/** The setting that decides what missing env variables and unreachable external APIs do to the lane. */
+export const onMissingVariable = "WORKFLOW_LIVE_ON_MISSING"
+
+/** `fail` (the default) fails the lane and lists every problem; `skip` reports the whole lane as skipped. */
+export type OnMissing = "fail" | "skip"
+
+/** Every accepted value of `WORKFLOW_LIVE_ON_MISSING`; anything else is itself an error. */
+export const onMissingValues: ReadonlyArray<OnMissing> = ["fail", "skip"]
+
+/** The raw on-missing setting: Preflight validates it, so a typo is reported alongside every other problem. */
+export const onMissing: Config.Config<Option.Option<string>> = optionalNonEmpty(onMissingVariable)
+
+/** The directory preflight writes its JSON report to (default `.workflow-live` under the working directory). */
+export const reportDirVariable = "WORKFLOW_LIVE_REPORT_DIR"
+
+/** The raw report directory setting. */
+export const reportDir: Config.Config<Option.Option<string>> = optionalNonEmpty(reportDirVariable)
