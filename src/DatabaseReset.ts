@@ -9,6 +9,7 @@ import { SqlClient } from "@effect/sql"
 import type { Connection } from "@effect/sql/SqlConnection"
 import type { Statement } from "@effect/sql/Statement"
 import { PgClient } from "@effect/sql-pg"
+import { join } from "node:path"
 import { Data, Duration, Effect, Layer, Option, Redacted, type Scope } from "effect"
 import type { ConfigError } from "effect/ConfigError"
 import * as DsnGuard from "./DsnGuard.js"
@@ -201,7 +202,7 @@ export class DatabaseResetError extends Data.TaggedError("DatabaseResetError")<{
           `migration ${this.file} failed.`,
           `the schema could not be built. Nothing was half-applied: the Migrator ran the migrations in one ` +
             `transaction, which was rolled back, and no template was kept for this set of migrations.`,
-          `correct ${this.file} and run \`workflow-live reset\` again.`
+          `correct ${this.subject} and run \`workflow-live reset\` again.`
         )
       case "unmarked-database-with-data":
         return head(
@@ -537,7 +538,13 @@ export const reset = (
     })).pipe(
       Effect.catchTag("MigrationsError", (error): Effect.Effect<never, DatabaseResetError | Migrations.MigrationsError> =>
         error.reason === "migration-failed"
-          ? Effect.fail(makeError(ctx, { reason: "migration-failed", step: "migrate", detail: error.detail, file: error.file }))
+          ? Effect.fail(makeError(ctx, {
+              reason: "migration-failed",
+              step: "migrate",
+              subject: join(error.directory, error.file ?? ""),
+              detail: error.detail,
+              file: error.file
+            }))
           : Effect.fail(error))
     )
     yield* finish("migrate", `${applied.length} applied${applied.length === 0 ? "" : ` (${applied.map((m) => m.file).join(", ")})`}`)

@@ -1,0 +1,107 @@
+import { Cause, Effect, Exit, Option, Redacted, Scope } from "effect"
+import { createServer, type Server, type Socket } from "node:net"
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
+import * as DatabaseReset from "../../src/DatabaseReset.js"
+import * as DsnGuard from "../../src/DsnGuard.js"
+import * as EmbeddedPostgres from "../../src/internal/embeddedPostgres.js"
+import { dropDatabases, ensureSentinels, fingerprint, withClient } from "../support/sentinels.js"
+
+// Only loopback addresses, and only this file's own names.
+const database = "wl_it_reset_conn"
+const role = "wl_it_reset_nocreatedb"
+
+const resetWith = async (dsn: string, options: DatabaseReset.Options = {}) => {
+  const target = await Effect.runPromise(DsnGuard.verify(Option.some(Redacted.make(dsn)), {}, { database }))
+  return Effect.runPromiseExit(DatabaseReset.reset(target, { connectTimeout: "1 second", ...options }))
+}
+
+const failureOf = (exit: Exit.Exit<unknown, unknown>): DatabaseReset.DatabaseResetError => {
+  if (Exit.isSuccess(exit)) throw new Error("expected the reset to fail, it succeeded")
+  const failure = Cause.failureOption(exit.cause)
+  if (Option.isNone(failure)) throw new Error(`expected a typed failure, got ${Cause.pretty(exit.cause)}`)
+  return failure.value as DatabaseReset.DatabaseResetError
+}
+
+const listen = (onConnection: (socket: Socket) => void): Promise<{ server: Server; port: number }> =>
+  new Promise((resolve) => {
+    const server = createServer(onConnection)
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address()
+      resolve({ server, port: typeof address === "object" && address !== null ? address.port : 0 })
+    })
+  })
+
+let before: Record<string, string>
+const embeddedScope = Effect.runSync(Scope.make())
+let embedded: EmbeddedPostgres.EmbeddedServer
+
+beforeAll(async () => {
+  await ensureSentinels()
+  before = await fingerprint()
+  // one throwaway server with password auth (scram-sha-256) for the whole file
+  embedded = await Effect.runPromise(EmbeddedPostgres.make().pipe(Scope.extend(embeddedScope)))
+}, 60_000)
+
+afterEach(async () => {
+  expect(await fingerprint()).toEqual(before)
+})
+
+afterAll(async () => {
+  await Effect.runPromise(Scope.close(embeddedScope, Exit.void))
+  await dropDatabases([database], [`${database}__tpl_`])
+  await withClient("postgres", (c) => c.query(`DROP ROLE IF EXISTS ${role}`))
+})
+
+describe("DatabaseReset connection failures, each with its own reason", () => {
+  it("a closed port is connection-refused", async () => {
+    const { server, port } = await listen(() => {})
+    await new Promise((resolve) => server.close(resolve))
+    const error = failureOf(await resetWith(`postgres://postgres@127.0.0.1:${port}/${database}`))
+    expect(error.reason).toBe("connection-refused")
+    expect(error.message).toContain(`nothing accepts connections on 127.0.0.1:${port}`)
+  })
+
+  it("a server that accepts and never answers is a timeout", async () => {
+    const sockets: Array<Socket> = []
+    const { server, port } = await listen((socket) => sockets.push(socket))
+    try {
+      const started = performance.now()
+      const error = failureOf(await resetWith(`postgres://postgres@127.0.0.1:${port}/${database}`, { connectTimeout: "500 millis" }))
+      expect(error.reason).toBe("timeout")
+      expect(error.message).toContain(`127.0.0.1:${port} accepted no PostgreSQL conversation in time`)
+      expect(performance.now() - started).toBeLessThan(5_000)
+    } finally {
+      sockets.forEach((s) => s.destroy())
+      await new Promise((resolve) => server.close(resolve))
+    }
+  })
+
+  it("a wrong password is authentication-failed, and the password never shows", async () => {
+    const wrong = "wrong-Pa55word-x"
+    const error = failureOf(await resetWith(`postgres://postgres:${wrong}@127.0.0.1:${embedded.port}/${database}`))
+    expect(error.reason).toBe("authentication-failed")
+    expect(error.message).toMatch(/password authentication failed for user "postgres"/)
+    expect(error.message).not.toContain(wrong)
+    expect(JSON.stringify(error)).not.toContain(wrong)
+  })
+
+  it("the right password on the password-auth server resets cold", async () => {
+    const result = await Effect.runPromise(
+      DsnGuard.verify(Option.some(embedded.dsn(database)), {}, { database }).pipe(
+        Effect.flatMap((target) => DatabaseReset.reset(target))
+      )
+    )
+    expect(result.mode).toBe("cold")
+    expect(result.applied.length).toBe(5)
+  })
+
+  it("a role without CREATEDB is refused before anything is dropped", async () => {
+    await withClient("postgres", (c) =>
+      c.query(`DO $$ BEGIN
+        IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${role}') THEN CREATE ROLE ${role} LOGIN NOCREATEDB; END IF;
+      END $$`))
+    const error = failureOf(await resetWith(`postgres://${role}@127.0.0.1:5432/${database}`))
+    expect(error.reason).toBe("missing-createdb")
+    expect(error.message).toContain(`ALTER ROLE "${role}" CREATEDB;`)
+  })
+})
