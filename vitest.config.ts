@@ -37,7 +37,7 @@ export default defineConfig({
             include: ["test/workflow_live/**/*.test.ts"],
             environment: "node",
             globalSetup: ["src/vitest/globalSetup.ts"],
-            setupFiles: ["src/vitest/externalCalls.ts"],
+            setupFiles: ["src/vitest/skip.ts", "src/vitest/externalCalls.ts"],
             testTimeout: 120_000,
             hookTimeout: 120_000
           }

@@ -290,15 +290,18 @@ export class PreflightError extends Data.TaggedError("PreflightError")<{
   override get message(): string {
     const failed = this.report.rows.filter((row) => row.status === "fail")
     return [
-      render(this.report, { colour: false }),
-      "",
-      `  Why: the live lane refuses to start on a partial environment: ${failed.length} check(s) failed ` +
-      `(${failed.map((row) => row.check).join(", ")}), and a run would fail later, mid-workflow, at a cost.`,
-      `  Fix: the fix under each failed row above; rerun \`workflow-live preflight\` until every row passes.` +
+      `Preflight failed: ${failed.length} of ${this.report.rows.length} checks failed.`,
+      ...failed.flatMap((row) => [
+        `  - ${row.check} [${row.reason}]: ${row.found}`,
+        ...(row.fix === undefined ? [] : [`      fix: ${row.fix}`])
+      ]),
+      `  Why: the live lane starts only when every check passes; otherwise it would fail later, ` +
+      `mid-workflow, after spending time and API calls, or touch a database it must not.` +
       (failed.every((row) => row.skippable)
         ? ""
-        : ` ${WorkflowLiveConfig.onMissingVariable}=skip cannot skip these: it only skips missing variables ` +
-          `and unreachable external APIs.`)
+        : ` ${WorkflowLiveConfig.onMissingVariable}=skip cannot skip this: it only skips missing variables ` +
+          `and unreachable external APIs, never the guard, the database or credentials.`),
+      `  Report: ${this.report.file ?? "not written"}  (rerun \`workflow-live preflight\` after fixing)`
     ].join("\n")
   }
 }
@@ -539,7 +542,7 @@ const databaseChecks = (
         ...names.map((check): Check => ({
           check,
           kind: "database",
-          run: Effect.succeed(notChecked("not checked: the guard did not accept the DSN", "fix the database guard first"))
+          run: Effect.succeed(notChecked("not checked: no DSN the guard accepts", "fix the database guard first"))
         }))
       ]
     }
@@ -975,12 +978,13 @@ export const render = (report: Report, options: { readonly colour: boolean }): s
     `  ${bold(`${"status".padEnd(8)}${"check".padEnd(width + 2)}${"time".padStart(7)}  found`)}`
   ]
   for (const row of report.rows) {
-    const reason = row.reason === undefined || row.status === "pass" ? "" : ` [${row.reason}]`
+    const reason = row.reason === undefined || row.reason === "not-checked" ? "" : ` [${row.reason}]`
     lines.push(
       `  ${paint(row.status)(label(row.status).padEnd(8))}${row.check.padEnd(width + 2)}` +
         `${`${row.durationMs} ms`.padStart(7)}  ${row.found}${reason}`
     )
-    if (row.status !== "pass" && row.fix !== undefined) {
+    // a row that was not checked is fixed by fixing the row it waits for
+    if (row.status !== "pass" && row.reason !== "not-checked" && row.fix !== undefined) {
       lines.push(`  ${" ".repeat(8 + width + 2 + 7)}  fix: ${row.fix}`)
     }
   }

@@ -1,4 +1,5 @@
 /** @tenderbot/workflow-live: a typed, Effect-based harness for live workflow tests against PostgreSQL. */
 export * as DsnGuard from "./DsnGuard.js"
 export * as LaneDatabase from "./LaneDatabase.js"
+export * as Preflight from "./Preflight.js"
 export * as WorkflowLiveConfig from "./WorkflowLiveConfig.js"

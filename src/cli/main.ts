@@ -3,6 +3,8 @@ import { Command } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Cause, Effect, Exit } from "effect"
 import { renderCause } from "../internal/render.js"
+import { preflight } from "./preflight.js"
+import { reset } from "./reset.js"
 import { run } from "./run.js"
 import { target } from "./target.js"
 
@@ -13,7 +15,7 @@ const passthrough = dash === -1 ? [] : process.argv.slice(dash + 1)
 
 const root = Command.make("workflow-live").pipe(
   Command.withDescription("Live workflow tests against PostgreSQL: guard, preflight, reset and run"),
-  Command.withSubcommands([target, run(passthrough)])
+  Command.withSubcommands([target, preflight, reset, run(passthrough)])
 )
 
 const cli = Command.run(root, { name: "workflow-live", version: "0.1.0" })

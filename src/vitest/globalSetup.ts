@@ -7,18 +7,45 @@ import { Effect, Exit } from "effect"
 import type { TestProject } from "vitest/node"
 import * as DsnGuard from "../DsnGuard.js"
 import { renderCause } from "../internal/render.js"
+import * as Preflight from "../Preflight.js"
 import * as WorkflowLiveConfig from "../WorkflowLiveConfig.js"
+import { skipKey } from "./skipReason.js"
+
+// Preflight runs first, on its own: the guard's verdict is one of its rows, so a missing or refused DSN
+// is reported together with every other problem, and a skipped lane never reaches the reset.
+const preflight = Preflight.check().pipe(
+  Effect.tap((report) =>
+    Effect.sync(() =>
+      process.stderr.write(`\n${Preflight.render(report, { colour: Preflight.colourFor(process.stderr) })}\n\n`)
+    )
+  ),
+  Effect.filterOrFail(
+    (report) => report.verdict !== "fail",
+    (report) => new Preflight.PreflightError({ reason: "checks-failed", report })
+  )
+)
 
 const start = Effect.gen(function*() {
   // 1. guard: refuse a wrong DSN before anything connects
   const target = yield* DsnGuard.make()
-  // 2. preflight (issue 4)
+  // 2. preflight: already run (see `preflight` above), before this step
   // 3. reset (issue 3)
   // 4. run id (issue 5)
   return target
 }).pipe(Effect.provide(WorkflowLiveConfig.layerConfig))
 
-export default async function globalSetup(_project: TestProject): Promise<() => Promise<void>> {
+export default async function globalSetup(project: TestProject): Promise<() => Promise<void>> {
+  const checked = await Effect.runPromiseExit(preflight)
+  if (Exit.isFailure(checked)) {
+    process.stderr.write(`\nworkflow-live: the lane did not start.\n\n${renderCause(checked.cause)}\n\n`)
+    process.exit(1)
+  }
+  if (checked.value.verdict === "skip") {
+    const reason = checked.value.skipReason ?? "skipped by preflight"
+    process.stderr.write(`\n*** workflow-live: the lane is SKIPPED, every live test reports as skipped ***\n    ${reason}\n\n`)
+    project.provide(skipKey, reason)
+    return async () => {}
+  }
   const exit = await Effect.runPromiseExit(start)
   if (Exit.isFailure(exit)) {
     // Vitest would bury a thrown error under "No test files found": print ours and stop here.
