@@ -5,6 +5,7 @@
  */
 import { Effect, Exit } from "effect"
 import type { TestProject } from "vitest/node"
+import * as DatabaseReset from "../DatabaseReset.js"
 import * as DsnGuard from "../DsnGuard.js"
 import { renderCause } from "../internal/render.js"
 import * as Preflight from "../Preflight.js"
@@ -29,7 +30,8 @@ const start = Effect.gen(function*() {
   // 1. guard: refuse a wrong DSN before anything connects
   const target = yield* DsnGuard.make()
   // 2. preflight: already run (see `preflight` above), before this step
-  // 3. reset (issue 3)
+  // 3. reset: drop, create or clone, migrate, identity; on the target verified in step 1
+  yield* DatabaseReset.fromConfig(target)
   // 4. run id (issue 5)
   return target
 }).pipe(Effect.provide(WorkflowLiveConfig.layerConfig))
