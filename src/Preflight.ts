@@ -568,8 +568,17 @@ const databaseChecks = (
       )
     )
     const scope = yield* Effect.scope
-    const onMaintenance = (f: (sql: SqlClient.SqlClient) => Effect.Effect<Outcome, unknown>): Effect.Effect<Outcome> =>
+    // the server row reports a failed connection; the rows that needed it say so instead of repeating it
+    const onMaintenance = (
+      f: (sql: SqlClient.SqlClient) => Effect.Effect<Outcome, unknown>,
+      reportsConnection = false
+    ): Effect.Effect<Outcome> =>
       maintenance.pipe(
+        Effect.mapError((outcome) =>
+          reportsConnection
+            ? outcome
+            : notChecked(`not checked: cannot connect to \`${maintenanceDatabase}\``, "fix the database server row first")
+        ),
         Effect.flatMap((sql) =>
           f(sql).pipe(
             Effect.catchAll((cause) => {
@@ -602,8 +611,7 @@ const databaseChecks = (
                 `PostgreSQL ${row.version} on ${where}, the lane needs ${requirement.minServerVersion} or later`,
                 `upgrade the server to PostgreSQL ${requirement.minServerVersion}+ or point ${variable} at a newer one`
               )
-          }))
-      )
+          })), true)
     }
     const createdbCheck: Check = {
       check: "database CREATEDB",

@@ -1,0 +1,308 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Cause, ConfigProvider, Effect, Exit, Option, Redacted } from "effect"
+import { mkdtempSync, readFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { execFileSync } from "node:child_process"
+import * as DsnGuard from "../../src/DsnGuard.js"
+import * as Preflight from "../../src/Preflight.js"
+import * as HttpServer from "../support/httpServer.js"
+
+// Database names of this file only (integration files run in parallel with each other).
+const database = "wl_it_preflight"
+const existing = "wl_it_preflight_exists"
+const weakRole = "wl_it_preflight_nocreatedb"
+
+const apiKey = "sk-live-Xq7TopSecretKey"
+const dsnPassword = "S3cretPw"
+const dsnFor = (name: string, user = "postgres"): string =>
+  `postgres://${user}:${dsnPassword}@127.0.0.1:5432/${name}`
+
+const psql = (statement: string): void => {
+  execFileSync("psql", ["-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-qAtc", statement])
+}
+
+/** No secret may reach a rendered table, a JSON report or an error message. */
+const expectNoSecrets = (...texts: ReadonlyArray<string>): void => {
+  for (const text of texts) {
+    expect(text).not.toContain(apiKey)
+    expect(text).not.toContain(dsnPassword)
+  }
+}
+
+const redacted = (value: string): Option.Option<Redacted.Redacted<string>> => Option.some(Redacted.make(value))
+
+const failureOf = <A>(exit: Exit.Exit<A, unknown>): Preflight.PreflightError => {
+  const failure = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
+  if (Option.isNone(failure) || !(failure.value instanceof Preflight.PreflightError)) {
+    throw new Error(`expected a PreflightError, got ${String(exit)}`)
+  }
+  return failure.value
+}
+
+const reportDir = mkdtempSync(join(tmpdir(), "wl-preflight-"))
+
+const run = (
+  env: Record<string, string>,
+  options: Preflight.Options = {}
+): Effect.Effect<Preflight.Report, unknown> =>
+  Preflight.check({ guard: { database }, reportDir, ...options }).pipe(
+    Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env))))
+  )
+
+const row = (report: Preflight.Report, check: string): Preflight.Row => {
+  const found = report.rows.find((r) => r.check === check)
+  if (found === undefined) throw new Error(`no row ${check} in:\n${Preflight.render(report, { colour: false })}`)
+  return found
+}
+
+/** Everything rendered or written for a report, for the secret checks. */
+const outputs = (report: Preflight.Report): ReadonlyArray<string> => [
+  Preflight.render(report, { colour: false }),
+  Preflight.render(report, { colour: true }),
+  report.file === undefined ? "" : readFileSync(report.file, "utf8"),
+  new Preflight.PreflightError({ reason: "checks-failed", report }).message
+]
+
+/** Stand-ins for the two APIs that accept the key; returns the env that points at them. */
+const healthyApis = Effect.gen(function*() {
+  const llm = yield* HttpServer.scoped({ requireHeader: { name: "authorization", value: `Bearer ${apiKey}` } })
+  const tenders = yield* HttpServer.scoped()
+  const env = {
+    TENDERBOT_WORKFLOW_DB_DSN: dsnFor(database),
+    TENDERBOT_LLM_BASE_URL: `${llm.url}/v1/`,
+    TENDERBOT_LLM_API_KEY: apiKey,
+    TENDERBOT_TENDERS_API_URL: tenders.url
+  }
+  return { llm, tenders, env }
+})
+
+describe("Preflight", () => {
+  it.scopedLive("passes every check when everything is there, and probes the APIs as documented", () =>
+    Effect.gen(function*() {
+      const { env, llm, tenders } = yield* healthyApis
+      const report = yield* run(env)
+      expect(report.rows.filter((r) => r.status !== "pass")).toEqual([])
+      expect(report.verdict).toBe("pass")
+      expect(report.rows.map((r) => r.check)).toEqual([
+        "setting WORKFLOW_LIVE_ON_MISSING",
+        "env TENDERBOT_WORKFLOW_DB_DSN",
+        "env TENDERBOT_LLM_BASE_URL",
+        "env TENDERBOT_LLM_API_KEY",
+        "env TENDERBOT_TENDERS_API_URL",
+        "database guard",
+        "database server",
+        "database CREATEDB",
+        "database connections",
+        "database identity",
+        "http llm",
+        "http tenders"
+      ])
+      expect(llm.received.map((r) => `${r.method} ${r.path}`)).toEqual(["GET /v1/models"])
+      expect(llm.received[0]!.headers["authorization"]).toBe(`Bearer ${apiKey}`)
+      expect(tenders.received.map((r) => `${r.method} ${r.path}`)).toEqual(["GET /"])
+      expect(row(report, "env TENDERBOT_LLM_API_KEY").found).toBe(`set (${apiKey.length} characters, hidden)`)
+      expect(row(report, "database guard").found).toContain("postgres://postgres:*****@127.0.0.1:5432/wl_it_preflight")
+      expect(row(report, "database identity").found).toContain("does not exist yet")
+      const json = JSON.parse(readFileSync(report.file!, "utf8")) as Preflight.Report
+      expect(json.rows).toEqual(report.rows)
+      expect(Preflight.render(report, { colour: false })).toContain(`Report (JSON): ${report.file}`)
+      expectNoSecrets(...outputs(report))
+    }))
+
+  it.scopedLive("names a missing variable, and does not probe the API that needs it", () =>
+    Effect.gen(function*() {
+      const { env, llm } = yield* healthyApis
+      const { TENDERBOT_LLM_API_KEY: _, ...withoutKey } = env
+      const exit = yield* Effect.exit(Preflight.make({ guard: { database }, reportDir }).pipe(
+        Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(withoutKey))))
+      ))
+      const error = failureOf(exit)
+      const report = error.report
+      expect(row(report, "env TENDERBOT_LLM_API_KEY")).toMatchObject({ status: "fail", reason: "missing-variable" })
+      expect(row(report, "http llm")).toMatchObject({ status: "skipped", reason: "not-checked" })
+      expect(llm.received).toEqual([])
+      expect(error.message).toContain("env TENDERBOT_LLM_API_KEY [missing-variable]")
+      expect(error.message).toContain("export TENDERBOT_LLM_API_KEY=")
+      expectNoSecrets(...outputs(report))
+    }))
+
+  it.scopedLive("rejects a malformed URL with what is wrong with it", () =>
+    Effect.gen(function*() {
+      const { env } = yield* healthyApis
+      const report = yield* run({ ...env, TENDERBOT_TENDERS_API_URL: "tenders.example.com:8080/api" })
+      expect(row(report, "env TENDERBOT_TENDERS_API_URL")).toMatchObject({
+        status: "fail",
+        reason: "malformed-variable",
+        skippable: false
+      })
+      expect(row(report, "env TENDERBOT_TENDERS_API_URL").found).toContain("expected http:// or https://")
+      expect(row(report, "http tenders").found).toContain("malformed")
+      expect(report.verdict).toBe("fail")
+    }))
+
+  it.scopedLive("tells apart nothing listening, a timeout, 401, 403, 500, another status, TLS and DNS", () =>
+    Effect.gen(function*() {
+      const closed = yield* Effect.promise(() => HttpServer.freePort())
+      const slow = yield* HttpServer.scoped({ delayMs: 3_000 })
+      const s401 = yield* HttpServer.scoped({ requireHeader: { name: "authorization", value: "Bearer other" } })
+      const s403 = yield* HttpServer.scoped({ status: 403 })
+      const s500 = yield* HttpServer.scoped({ status: 500 })
+      const s404 = yield* HttpServer.scoped({ status: 404 })
+      const plain = yield* HttpServer.scoped()
+      const deps: ReadonlyArray<[string, string, Partial<Preflight.HttpRequirement>]> = [
+        ["closed", `http://127.0.0.1:${closed}`, {}],
+        ["slow", slow.url, { timeout: 300 }],
+        ["s401", s401.url, { auth: { variable: "TENDERBOT_LLM_API_KEY" } }],
+        ["s403", s403.url, {}],
+        ["s500", s500.url, {}],
+        ["s404", s404.url, {}],
+        ["tls", plain.url.replace("http:", "https:"), {}],
+        ["dns", "http://no-such-host.invalid", { timeout: 8_000 }]
+      ]
+      const spec: Preflight.Spec = {
+        env: [],
+        http: deps.map(([name, , extra]) => ({ name, urlVariable: `API_${name.toUpperCase()}`, ...extra })),
+        database: undefined
+      }
+      const env = Object.fromEntries([
+        ...deps.map(([name, url]) => [`API_${name.toUpperCase()}`, url]),
+        ["TENDERBOT_LLM_API_KEY", apiKey]
+      ])
+      const report = yield* run(env, { spec })
+      const reasons = Object.fromEntries(report.rows.filter((r) => r.kind === "http").map((r) => [r.check, r.reason]))
+      expect(reasons).toEqual({
+        "http closed": "not-listening",
+        "http slow": "timeout",
+        "http s401": "unauthorized",
+        "http s403": "unauthorized",
+        "http s500": "server-error",
+        "http s404": "unexpected-status",
+        "http tls": "tls",
+        "http dns": "unknown-host"
+      })
+      // the slow one was cut at its own timeout, not after the server's 3 s
+      expect(row(report, "http slow").durationMs).toBeLessThan(2_000)
+      expect(row(report, "http slow").found).toContain("did not answer within 0.3 s")
+      // every failure is in the one report, each with its fix
+      expect(report.rows.filter((r) => r.status === "fail")).toHaveLength(8)
+      for (const r of report.rows.filter((r) => r.status === "fail")) expect(r.fix ?? "").not.toBe("")
+      expectNoSecrets(...outputs(report))
+    }))
+
+  it.scopedLive("lists several failures of different kinds in one report and one error", () =>
+    Effect.gen(function*() {
+      const { env } = yield* healthyApis
+      const closed = yield* Effect.promise(() => HttpServer.freePort())
+      const { TENDERBOT_LLM_API_KEY: _, ...rest } = env
+      const exit = yield* Effect.exit(Preflight.make({ guard: { database }, reportDir }).pipe(
+        Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries({
+          ...rest,
+          TENDERBOT_WORKFLOW_DB_DSN: dsnFor("tenderbot_test"),
+          TENDERBOT_TENDERS_API_URL: `http://127.0.0.1:${closed}`,
+          WORKFLOW_LIVE_ON_MISSING: "sometimes"
+        }))))
+      ))
+      const error = failureOf(exit)
+      const failed = error.report.rows.filter((r) => r.status === "fail").map((r) => `${r.check}: ${r.reason}`)
+      expect(failed).toEqual([
+        "setting WORKFLOW_LIVE_ON_MISSING: invalid-policy",
+        "env TENDERBOT_LLM_API_KEY: missing-variable",
+        "database guard: guard-refused",
+        "http tenders: not-listening"
+      ])
+      for (const check of ["WORKFLOW_LIVE_ON_MISSING", "TENDERBOT_LLM_API_KEY", "database guard", "http tenders"]) {
+        expect(error.message).toContain(check)
+      }
+      expectNoSecrets(...outputs(error.report))
+    }))
+
+  it.scopedLive("skip policy: missing variables and unreachable APIs skip the lane, with the reason", () =>
+    Effect.gen(function*() {
+      const { env } = yield* healthyApis
+      const closed = yield* Effect.promise(() => HttpServer.freePort())
+      const { TENDERBOT_LLM_API_KEY: _, ...rest } = env
+      const report = yield* Preflight.make({ guard: { database }, reportDir }).pipe(
+        Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries({
+          ...rest,
+          TENDERBOT_TENDERS_API_URL: `http://127.0.0.1:${closed}`,
+          WORKFLOW_LIVE_ON_MISSING: "skip"
+        }))))
+      )
+      expect(report.verdict).toBe("skip")
+      expect(report.policy).toBe("skip")
+      expect(row(report, "env TENDERBOT_LLM_API_KEY")).toMatchObject({ status: "skipped", reason: "missing-variable" })
+      expect(row(report, "http tenders")).toMatchObject({ status: "skipped", reason: "not-listening" })
+      expect(report.skipReason).toContain("TENDERBOT_LLM_API_KEY")
+      expect(report.skipReason).toContain("http tenders")
+      expect(Preflight.render(report, { colour: false })).toContain("The lane is SKIPPED")
+      expectNoSecrets(...outputs(report))
+    }))
+
+  it.scopedLive("skip policy never skips a guard refusal, bad credentials or a database problem", () =>
+    Effect.gen(function*() {
+      const { env } = yield* healthyApis
+      const refused = yield* run({ ...env, TENDERBOT_WORKFLOW_DB_DSN: dsnFor("tenderbot"), WORKFLOW_LIVE_ON_MISSING: "skip" })
+      expect(refused.verdict).toBe("fail")
+      expect(row(refused, "database guard")).toMatchObject({ status: "fail", reason: "guard-refused", skippable: false })
+
+      const wrongKey = yield* run({ ...env, TENDERBOT_LLM_API_KEY: "sk-wrong", WORKFLOW_LIVE_ON_MISSING: "skip" })
+      expect(row(wrongKey, "http llm")).toMatchObject({ status: "fail", reason: "unauthorized" })
+      expect(wrongKey.verdict).toBe("fail")
+
+      const closed = yield* Effect.promise(() => HttpServer.freePort())
+      const noServer = yield* run({
+        ...env,
+        TENDERBOT_WORKFLOW_DB_DSN: `postgres://postgres:${dsnPassword}@127.0.0.1:${closed}/${database}`,
+        WORKFLOW_LIVE_ON_MISSING: "skip"
+      })
+      expect(row(noServer, "database server")).toMatchObject({ status: "fail", reason: "connection-refused" })
+      expect(row(noServer, "database CREATEDB")).toMatchObject({ status: "skipped", reason: "not-checked" })
+      expect(noServer.verdict).toBe("fail")
+      expectNoSecrets(...outputs(refused), ...outputs(wrongKey), ...outputs(noServer))
+    }))
+
+  it.scopedLive("checks the server's version, CREATEDB, extensions and free connections", () =>
+    Effect.gen(function*() {
+      const { env } = yield* healthyApis
+      yield* Effect.acquireRelease(
+        Effect.sync(() => psql(`DROP ROLE IF EXISTS ${weakRole}; CREATE ROLE ${weakRole} LOGIN NOCREATEDB`)),
+        () => Effect.sync(() => psql(`DROP ROLE IF EXISTS ${weakRole}`))
+      )
+      const spec = Preflight.extend(Preflight.defaultSpec, {
+        database: { minServerVersion: 99, extensions: ["plpgsql", "no_such_extension"], connections: 100_000 }
+      })
+      const report = yield* run({ ...env, TENDERBOT_WORKFLOW_DB_DSN: dsnFor(database, weakRole) }, { spec })
+      expect(row(report, "database server")).toMatchObject({ status: "fail", reason: "server-too-old" })
+      expect(row(report, "database CREATEDB")).toMatchObject({ status: "fail", reason: "no-createdb" })
+      expect(row(report, "database CREATEDB").fix).toContain(`ALTER ROLE "${weakRole}" CREATEDB`)
+      expect(row(report, "database extensions")).toMatchObject({ status: "fail", reason: "missing-extension" })
+      expect(row(report, "database extensions").found).toContain("no_such_extension")
+      expect(row(report, "database extensions").found).not.toContain("plpgsql")
+      expect(row(report, "database connections")).toMatchObject({ status: "fail", reason: "not-enough-connections" })
+      expectNoSecrets(...outputs(report))
+    }))
+
+  it.scopedLive("checks current_database() on the lane's connection when the workflow database exists", () =>
+    Effect.gen(function*() {
+      const { env } = yield* healthyApis
+      yield* Effect.acquireRelease(
+        Effect.sync(() => psql(`DROP DATABASE IF EXISTS ${existing} WITH (FORCE)`)).pipe(
+          Effect.andThen(() => psql(`CREATE DATABASE ${existing}`))
+        ),
+        () => Effect.sync(() => psql(`DROP DATABASE IF EXISTS ${existing} WITH (FORCE)`))
+      )
+      const report = yield* run({ ...env, TENDERBOT_WORKFLOW_DB_DSN: dsnFor(existing) }, { guard: { database: existing } })
+      expect(row(report, "database identity")).toMatchObject({ status: "pass" })
+      expect(row(report, "database identity").found).toBe(`current_database() = \`${existing}\` on the lane's connection`)
+
+      // after the reset: the same check on its own, failing when the database is not there
+      const target = yield* DsnGuard.verify(redacted(dsnFor(existing)), {}, { database: existing })
+      const after = yield* Preflight.checkIdentity(target)
+      expect(after.verdict).toBe("pass")
+      const missingTarget = yield* DsnGuard.verify(redacted(dsnFor(database)), {}, { database })
+      const missing = yield* Effect.flip(Preflight.checkIdentity(missingTarget))
+      expect(missing.report.rows[0]).toMatchObject({ status: "fail", reason: "database-missing" })
+      expectNoSecrets(missing.message)
+    }))
+})
