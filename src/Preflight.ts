@@ -685,7 +685,8 @@ const databaseChecks = (
               rows[0]?.present
                 ? laneIdentity(target, timeout).pipe(
                   Effect.map((outcome) =>
-                    outcome.reason === "database-missing"
+                    // a concurrent reset dropping the database (3D000, or our session terminated by its FORCE)
+                    outcome.reason === "database-missing" || /terminat/i.test(outcome.found)
                       ? pass(`\`${target.database}\` was dropped meanwhile (a reset is running?); the reset creates it`)
                       : outcome
                   )
