@@ -7,8 +7,10 @@ import { Effect, Exit } from "effect"
 import type { TestProject } from "vitest/node"
 import * as DatabaseReset from "../DatabaseReset.js"
 import * as DsnGuard from "../DsnGuard.js"
+import * as Fixtures from "../Fixtures.js"
 import { renderCause } from "../internal/render.js"
 import * as Preflight from "../Preflight.js"
+import * as RunId from "../RunId.js"
 import * as WorkflowLiveConfig from "../WorkflowLiveConfig.js"
 import { skipKey } from "./skipReason.js"
 
@@ -32,9 +34,20 @@ const start = Effect.gen(function*() {
   // 2. preflight: already run (see `preflight` above), before this step
   // 3. reset: drop, create or clone, migrate, identity; on the target verified in step 1
   yield* DatabaseReset.fromConfig(target)
-  // 4. run id (issue 5)
-  return target
+  // 4. run id: WORKFLOW_LIVE_RUN_ID (CI, `workflow-live run`) or generated once here; workers and
+  // subprocesses inherit it through the environment, `inject` gets it through `project.provide`.
+  // Leftovers of the same run ID (a killed CI attempt reusing it) are swept before any test starts.
+  const runId = yield* RunId.resolve
+  process.env[RunId.variable] = runId
+  yield* Fixtures.onTarget(target, Fixtures.sweep(runId))
+  return { target, runId }
 }).pipe(Effect.provide(WorkflowLiveConfig.layerConfig))
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    workflowLiveRunId: string
+  }
+}
 
 export default async function globalSetup(project: TestProject): Promise<() => Promise<void>> {
   const checked = await Effect.runPromiseExit(preflight)
@@ -54,7 +67,18 @@ export default async function globalSetup(project: TestProject): Promise<() => P
     process.stderr.write(`\nworkflow-live: the lane did not start.\n\n${renderCause(exit.cause)}\n\n`)
     process.exit(1)
   }
+  const { target, runId } = exit.value
+  project.provide(RunId.provideKey, runId)
   return async () => {
-    // teardown: leak check (issue 5)
+    // leak check: a row still carrying this run's keys fails the lane, naming table and count
+    const checked = await Effect.runPromiseExit(Fixtures.onTarget(target, Fixtures.leakCheck(runId)))
+    if (Exit.isFailure(checked)) {
+      const message = renderCause(checked.cause)
+      process.stderr.write(`\nworkflow-live: the leak check failed.\n\n${message}\n\n`)
+      process.exitCode = 1
+      const error = new Error(message)
+      error.stack = message
+      throw error
+    }
   }
 }
