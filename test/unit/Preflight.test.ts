@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Either, Schema } from "effect"
+import { readFileSync } from "node:fs"
 import * as Preflight from "../../src/Preflight.js"
 
 // env-only specs: no database, no HTTP, so no I/O
@@ -90,5 +91,11 @@ describe("Preflight (no I/O)", () => {
     expect(Preflight.skippableReasons).not.toContain("guard-refused")
     expect(Preflight.skippableReasons).not.toContain("identity-mismatch")
     expect(Preflight.skippableReasons).not.toContain("unauthorized")
+  })
+
+  it("the README lists every row reason under Preflight", () => {
+    const readme = readFileSync("README.md", "utf8")
+    const section = readme.slice(readme.indexOf("### Preflight (`PreflightError`)"))
+    for (const reason of Preflight.reasons) expect(section, reason).toContain(`| \`${reason}\` |`)
   })
 })
