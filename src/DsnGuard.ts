@@ -199,13 +199,8 @@ const fold = (name: string): string => {
   } catch {
     // a stray `%`: compare the name as written
   }
-  return [...decoded.normalize("NFKC").toLowerCase()]
-    .filter((ch) => !invisibleChar.test(ch))
-    .join("")
-    .replace(/^[\s/]+|[\s/]+$/g, "")
-    .split("")
-    .map((ch) => confusables[ch] ?? ch)
-    .join("")
+  const visible = [...decoded.normalize("NFKC").toLowerCase()].filter((ch) => !invisibleChar.test(ch)).join("")
+  return [...visible.replace(/^[\s/]+|[\s/]+$/g, "")].map((ch) => confusables[ch] ?? ch).join("")
 }
 
 const codePoint = (ch: string): string =>
