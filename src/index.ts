@@ -1,7 +1,12 @@
 /** @tenderbot/workflow-live: a typed, Effect-based harness for live workflow tests against PostgreSQL. */
 export * as DatabaseReset from "./DatabaseReset.js"
+export * as DbAssert from "./DbAssert.js"
 export * as DsnGuard from "./DsnGuard.js"
+export * as Fixtures from "./Fixtures.js"
 export * as LaneDatabase from "./LaneDatabase.js"
 export * as Migrations from "./Migrations.js"
 export * as Preflight from "./Preflight.js"
+export * as RunId from "./RunId.js"
+export * as StandIns from "./StandIns.js"
+export * as WorkflowLive from "./WorkflowLive.js"
 export * as WorkflowLiveConfig from "./WorkflowLiveConfig.js"
