@@ -257,6 +257,10 @@ const describeSession = (s: Session): string =>
     ...(s.backendStart === null ? [] : [`since ${s.backendStart.toISOString()}`])
   ].join(", ")
 
+/** One step as a terminal line: name, duration, detail. */
+export const renderStep = (step: { readonly name: string; readonly millis: number; readonly detail: string }): string =>
+  `  ${step.name.padEnd(9)}${`${Math.round(step.millis)} ms`.padStart(8)}  ${step.detail}`
+
 /** How a reset is run. Every field has a default; `layerConfig` reads them from the environment. */
 export interface Options {
   /** The `NNNN_name.sql` directory. Default: the package's `migrations/`. */

@@ -5,9 +5,6 @@ import * as DatabaseReset from "../DatabaseReset.js"
 import * as DsnGuard from "../DsnGuard.js"
 import * as WorkflowLiveConfig from "../WorkflowLiveConfig.js"
 
-const line = (name: string, millis: number, detail: string): string =>
-  `  ${name.padEnd(9)}${`${Math.round(millis)} ms`.padStart(8)}  ${detail}`
-
 /** Prints one line per step with its duration as the reset goes; fails (exit 1) with the reset's error. */
 export const reset = Command.make("reset", {}, () =>
   Effect.gen(function*() {
@@ -18,8 +15,10 @@ export const reset = Command.make("reset", {}, () =>
     const result = yield* DatabaseReset.fromConfig(target, {
       onStep: (step) =>
         // the DSN guard ran just before: its time belongs to the guard line
-        Console.log(line(step.name, step.name === "guard" ? step.millis + guarded : step.millis, step.detail))
+        Console.log(DatabaseReset.renderStep(step.name === "guard" ? { ...step, millis: step.millis + guarded } : step))
     })
-    yield* Console.log(line("total", performance.now() - started, `${result.mode} reset`))
+    yield* Console.log(
+      DatabaseReset.renderStep({ name: "total", millis: performance.now() - started, detail: `${result.mode} reset` })
+    )
   }).pipe(Effect.provide(WorkflowLiveConfig.layerConfig))
 ).pipe(Command.withDescription("Drop, create (or clone the template), migrate and identity-check the workflow database"))

@@ -33,7 +33,7 @@ const start = Effect.gen(function*() {
   const target = yield* DsnGuard.make()
   // 2. preflight: already run (see `preflight` above), before this step
   // 3. reset: drop, create or clone, migrate, identity; on the target verified in step 1
-  yield* DatabaseReset.fromConfig(target)
+  yield* DatabaseReset.fromConfig(target, { onStep: (step) => Effect.sync(() => process.stderr.write(`${DatabaseReset.renderStep(step)}\n`)) })
   // 4. run id: WORKFLOW_LIVE_RUN_ID (CI, `workflow-live run`) or generated once here; workers and
   // subprocesses inherit it through the environment, `inject` gets it through `project.provide`.
   // Leftovers of the same run ID (a killed CI attempt reusing it) are swept before any test starts.
