@@ -518,9 +518,10 @@ const databaseChecks = (
           onRight: (target) => pass(`accepted ${target.masked} (database \`${target.database}\`)`),
           onLeft: (error) =>
             error.reason === "missing-dsn"
-              ? dsnCovered
+              ? dsnCovered && !driverContext.developmentDsnSet
                 ? notChecked(`no DSN: ${variable} is not set`, `fix env ${variable} first`)
-                : fail("missing-variable", `${variable} is not set`, `export ${variable}='${error.example}'`)
+                // say why TENDERBOT_DB_DSN, although set, is not borrowed
+                : fail("missing-variable", `${variable} is not set. ${error.detail}`, `export ${variable}='${error.example}'`)
               : fail(
                 "guard-refused",
                 [error.message.split("\n")[0]!, error.detail].filter((s) => s !== "").join(" "),

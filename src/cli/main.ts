@@ -3,6 +3,7 @@ import { Command } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Cause, Effect, Exit } from "effect"
 import { renderCause } from "../internal/render.js"
+import { demo } from "./demo.js"
 import { preflight } from "./preflight.js"
 import { reset } from "./reset.js"
 import { run } from "./run.js"
@@ -15,7 +16,7 @@ const passthrough = dash === -1 ? [] : process.argv.slice(dash + 1)
 
 const root = Command.make("workflow-live").pipe(
   Command.withDescription("Live workflow tests against PostgreSQL: guard, preflight, reset and run"),
-  Command.withSubcommands([target, preflight, reset, run(passthrough)])
+  Command.withSubcommands([target, preflight, reset, run(passthrough), demo(passthrough)])
 )
 
 const cli = Command.run(root, { name: "workflow-live", version: "0.1.0" })

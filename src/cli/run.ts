@@ -9,8 +9,11 @@ export const run = (passthrough: ReadonlyArray<string>) =>
     reportDir: Options.text("report-dir").pipe(
       Options.withDescription("Where report.json, junit.xml and summary.md go (default: $WORKFLOW_LIVE_REPORT_DIR or .workflow-live)"),
       Options.withDefault(process.env.WORKFLOW_LIVE_REPORT_DIR ?? ".workflow-live")
+    ),
+    standIns: Options.boolean("stand-ins").pipe(
+      Options.withDescription("Start local stand-ins for the LLM and tender APIs (127.0.0.1) and use them instead of the env's URLs")
     )
-  }, ({ reportDir }) => runLane({ vitestArgs: passthrough, reportDir }).pipe(Effect.asVoid)).pipe(
+  }, ({ reportDir, standIns }) => runLane({ vitestArgs: passthrough, reportDir, standIns }).pipe(Effect.asVoid)).pipe(
     Command.withDescription(
       "Run the lane: guard, preflight, reset, the workflow-live Vitest project, leak check, report. " +
         "Arguments after -- go to Vitest (-t name, --shard 1/2)."

@@ -8,9 +8,14 @@ import { Cause, Clock, Console, Data, Duration, Effect, Exit } from "effect"
 import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join, resolve } from "node:path"
 import type { TestCase, TestModule, Vitest } from "vitest/node"
+import * as DatabaseReset from "../DatabaseReset.js"
 import * as DsnGuard from "../DsnGuard.js"
+import * as Fixtures from "../Fixtures.js"
+import * as Preflight from "../Preflight.js"
 import * as RunId from "../RunId.js"
+import * as StandIns from "../StandIns.js"
 import * as WorkflowLiveConfig from "../WorkflowLiveConfig.js"
+import { markPrepared } from "../vitest/prepared.js"
 import { renderCause } from "./render.js"
 
 /** One step of the lane, as shown and reported. */
@@ -53,15 +58,6 @@ export class LaneRunError extends Data.TaggedError("LaneRunError")<{
   override get message(): string {
     return `workflow-live run failed in phase \`${this.phase}\`: ${this.detail}`
   }
-}
-
-/** The handshake with the project's global setup: set only by this process, so it cannot be faked from env. */
-export const preparedKey: unique symbol = Symbol.for("workflow-live/prepared")
-
-/** What `run` already did before starting Vitest, for the global setup to trust. */
-export interface Prepared {
-  readonly runId: string
-  readonly skipReason: string | null
 }
 
 const useColor = process.stdout.isTTY === true && process.env.NO_COLOR === undefined
@@ -202,6 +198,8 @@ export interface RunOptions {
   readonly vitestArgs: ReadonlyArray<string>
   /** Where report.json, junit.xml and summary.md go. */
   readonly reportDir: string
+  /** Start local stand-ins for the LLM and tender APIs and point the lane's env at them. */
+  readonly standIns?: boolean | undefined
 }
 
 /** The lane, end to end. Fails with LaneRunError when any phase fails. */
@@ -241,6 +239,15 @@ export const run = (options: RunOptions): Effect.Effect<LaneReport, LaneRunError
 
     const body = Effect.gen(function*() {
       yield* Console.log(`workflow-live run (report: ${files.report})`)
+      if (options.standIns === true) {
+        const standIns = yield* StandIns.make().pipe(
+          Effect.mapError((e) => new LaneRunError({ phase: "stand-ins", detail: e.message }))
+        )
+        Object.assign(process.env, standIns.env)
+        yield* Console.log(
+          paint("33", `  using local stand-ins, not the real APIs: tenders ${standIns.tendersApiUrl}, LLM ${standIns.llmBaseUrl}`)
+        )
+      }
       const resolvedRunId = yield* phase(
         phases,
         "run id",
@@ -259,9 +266,50 @@ export const run = (options: RunOptions): Effect.Effect<LaneReport, LaneRunError
         ),
         (t) => `${t.database} on ${t.host}:${t.port}`
       )
+      const verifiedTarget = target
 
-      const prepared: Prepared = { runId, skipReason }
-      ;(globalThis as Record<symbol, unknown>)[preparedKey] = prepared
+      const report = yield* phase(
+        phases,
+        "preflight",
+        Preflight.check().pipe(
+          Effect.mapError((e) => new LaneRunError({ phase: "preflight", detail: String(e) })),
+          Effect.tap((report) =>
+            report.verdict === "pass"
+              ? Effect.void
+              : Console.error(`\n${Preflight.render(report, { colour: Preflight.colourFor(process.stderr) })}\n`)
+          ),
+          Effect.filterOrFail(
+            (report) => report.verdict !== "fail",
+            (report) =>
+              new LaneRunError({
+                phase: "preflight",
+                detail: new Preflight.PreflightError({ reason: "checks-failed", report }).message
+              })
+          )
+        ),
+        (r) =>
+          r.verdict === "skip"
+            ? `SKIP: ${r.skipReason ?? ""}`
+            : `${r.rows.length} checks passed${r.file === undefined ? "" : ` (${r.file})`}`
+      )
+      if (report.verdict === "skip") {
+        skipReason = report.skipReason ?? "skipped by preflight"
+        phases[phases.length - 1] = { ...phases[phases.length - 1]!, status: "skip" }
+      } else {
+        yield* phase(
+          phases,
+          "reset",
+          DatabaseReset.fromConfig(verifiedTarget).pipe(
+            Effect.provide(WorkflowLiveConfig.layerConfig),
+            Effect.mapError((e) => new LaneRunError({ phase: "reset", detail: e.message }))
+          ),
+          (r) =>
+            `${r.mode === "warm" ? `cloned ${r.template}` : "created"}, ${r.applied.length} migration(s) applied` +
+            (r.terminated.length === 0 ? "" : `, ${r.terminated.length} session(s) terminated`)
+        )
+      }
+
+      markPrepared({ runId, skipReason })
       process.env.WORKFLOW_LIVE_LANE = "1"
 
       tests = yield* phase(
@@ -273,7 +321,28 @@ export const run = (options: RunOptions): Effect.Effect<LaneReport, LaneRunError
           return `${s.passed} passed, ${s.failed} failed, ${s.skipped} skipped, ${calls} external call(s)`
         }
       )
-      if (tests.failed > 0 || tests.unhandledErrors > 0 || tests.total === 0) {
+      const verified = target
+      if (skipReason === null) yield* phase(
+        phases,
+        "leak check",
+        Fixtures.onTarget(verified, Fixtures.leaks(resolvedRunId)).pipe(
+          Effect.mapError((e) => new LaneRunError({ phase: "leak check", detail: e.message })),
+          Effect.flatMap((counts) => {
+            const left = Object.entries(counts).filter(([, n]) => n > 0)
+            return left.length === 0
+              ? Effect.succeed("no row of this run left")
+              : Effect.fail(
+                new LaneRunError({
+                  phase: "leak check",
+                  detail: `rows of run ${resolvedRunId} left behind: ${left.map(([t, n]) => `${t} ${n}`).join(", ")}; ` +
+                    "a fixture did not clean up (see Troubleshooting: `leaked`)"
+                })
+              )
+          })
+        ),
+        (message) => message
+      )
+      if (tests.failed > 0 || tests.unhandledErrors > 0 || (tests.total === 0 && skipReason === null)) {
         phases[phases.length - 1] = { ...phases[phases.length - 1]!, status: "fail" }
         return yield* new LaneRunError({
           phase: "tests",
@@ -286,9 +355,21 @@ export const run = (options: RunOptions): Effect.Effect<LaneReport, LaneRunError
 
     // onExit, not Effect.exit: on SIGINT/SIGTERM the fiber is interrupted and only finalizers still run
     return yield* body.pipe(
+      Effect.scoped,
       Effect.onExit((exit) =>
         Effect.gen(function*() {
           const interrupted = Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)
+          if (interrupted && target !== undefined && runId !== "") {
+            // Vitest skips finalizers on a signal: remove what the interrupted tests left
+            yield* phase(
+              phases,
+              "sweep",
+              Fixtures.onTarget(target, Fixtures.sweep(runId as RunId.RunIdString)).pipe(
+                Effect.timeout(Duration.seconds(15))
+              ),
+              (swept) => `removed ${Object.values(swept).reduce((a, b) => a + b, 0)} row(s) of run ${runId}`
+            ).pipe(Effect.ignore)
+          }
           const outcome: LaneReport["outcome"] = Exit.isSuccess(exit)
             ? (skipReason !== null ? "skipped" : "passed")
             : interrupted

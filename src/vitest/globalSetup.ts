@@ -12,6 +12,7 @@ import { renderCause } from "../internal/render.js"
 import * as Preflight from "../Preflight.js"
 import * as RunId from "../RunId.js"
 import * as WorkflowLiveConfig from "../WorkflowLiveConfig.js"
+import { prepared } from "./prepared.js"
 import { skipKey } from "./skipReason.js"
 
 // Preflight runs first, on its own: the guard's verdict is one of its rows, so a missing or refused DSN
@@ -50,6 +51,14 @@ declare module "vitest" {
 }
 
 export default async function globalSetup(project: TestProject): Promise<() => Promise<void>> {
+  // Started by `workflow-live run` in this process: it already ran guard, preflight and reset, and does
+  // the leak check itself. Only code in this process can leave this marker (see prepared.ts).
+  const byRun = prepared()
+  if (byRun !== undefined) {
+    project.provide(RunId.provideKey, byRun.runId)
+    if (byRun.skipReason !== null) project.provide(skipKey, byRun.skipReason)
+    return async () => {}
+  }
   const checked = await Effect.runPromiseExit(preflight)
   if (Exit.isFailure(checked)) {
     process.stderr.write(`\nworkflow-live: the lane did not start.\n\n${renderCause(checked.cause)}\n\n`)

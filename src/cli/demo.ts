@@ -1,0 +1,42 @@
+/**
+ * `workflow-live demo`: the real lane on a machine with nothing set up. A throwaway PostgreSQL from npm
+ * (its own port and temp dir, never a server you already run), local stand-ins for the LLM and tender
+ * APIs, then `run`; everything is torn down afterwards, also on Ctrl-C.
+ */
+import { Command } from "@effect/cli"
+import { Console, Effect, Redacted } from "effect"
+import * as EmbeddedPostgres from "../internal/embeddedPostgres.js"
+import { run as runLane } from "../internal/laneRun.js"
+import * as WorkflowLiveConfig from "../WorkflowLiveConfig.js"
+
+const banner = (lines: ReadonlyArray<string>): string => {
+  const width = Math.max(...lines.map((l) => l.length)) + 4
+  const bar = "=".repeat(width)
+  return [bar, ...lines.map((l) => `  ${l}`), bar].join("\n")
+}
+
+/** The zero-setup demo; `passthrough` goes to Vitest as in `run`. */
+export const demo = (passthrough: ReadonlyArray<string>) =>
+  Command.make("demo", {}, () =>
+    Effect.gen(function*() {
+      const server = yield* EmbeddedPostgres.make()
+      // the demo's own server and database; whatever the shell had set is not used
+      process.env[WorkflowLiveConfig.dsnVariable] = Redacted.value(server.dsn(WorkflowLiveConfig.workflowDatabase))
+      for (const v of ["PGHOST", "PGPORT", "PGDATABASE", "PGUSER", "PGPASSWORD", "WORKFLOW_LIVE_ON_MISSING"]) {
+        delete process.env[v]
+      }
+      yield* Console.log(
+        banner([
+          "workflow-live DEMO: nothing here touches your own databases or APIs",
+          `PostgreSQL: a throwaway server from npm on 127.0.0.1:${server.port} (temp dir, removed at exit)`,
+          "APIs:       local stand-ins on 127.0.0.1 for the LLM and the tender source",
+          "Ctrl-C at any time: the lane sweeps its rows, then the server is stopped and deleted"
+        ])
+      )
+      yield* runLane({ vitestArgs: passthrough, reportDir: ".workflow-live/demo", standIns: true })
+    }).pipe(Effect.scoped, Effect.asVoid)
+  ).pipe(
+    Command.withDescription(
+      "Zero-setup demo: a throwaway PostgreSQL from npm and local API stand-ins, then the real lane against them"
+    )
+  )
