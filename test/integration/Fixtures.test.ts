@@ -98,6 +98,24 @@ layer(Suite, { excludeTestServices: true })("Fixtures", (it) => {
       }
     }))
 
+  it.scoped("DbAssert.exactly fails with the actual rows in its message", () =>
+    Effect.gen(function*() {
+      const fixtures = yield* Fixtures.Fixtures
+      const customer = yield* fixtures.customer()
+      const profile = yield* fixtures.alertProfile(customer, { name: "Bridges in Upper Bavaria" })
+      const rows = yield* DbAssert.exactly("alert_profiles", customer, [{ name: "Bridges in Upper Bavaria" }])
+      expect(rows.map((r) => r.id)).toEqual([profile.id])
+      const wrongName = yield* Effect.flip(DbAssert.exactly("alert_profiles", customer, [{ name: "Tunnels" }]))
+      expect(wrongName.reason).toBe("rows-differ")
+      expect(wrongName.message).toContain(`alert_profiles of customer ${customer.id}`)
+      expect(wrongName.message).toContain(`"name":"Bridges in Upper Bavaria"`)
+      expect(wrongName.message).toContain(`Not found: {"name":"Tunnels"}`)
+      const tooMany = yield* Effect.flip(DbAssert.exactly("alert_profiles", customer, []))
+      expect(tooMany.message).toContain("expected exactly 0 row(s), found 1")
+      const none = yield* Effect.flip(DbAssert.exactly("notifications", customer, [{ channel: "email" }]))
+      expect(none.message).toContain("(none)")
+    }))
+
   it.scoped("bad overrides are a typed error and write nothing", () =>
     Effect.gen(function*() {
       const fixtures = yield* Fixtures.Fixtures
