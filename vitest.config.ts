@@ -37,6 +37,9 @@ export default defineConfig({
             include: ["test/workflow_live/**/*.test.ts"],
             environment: "node",
             globalSetup: ["src/vitest/globalSetup.ts"],
+            // threads, not forks: a Ctrl-C reaches the whole process group, and forked workers die
+            // or linger on their own; worker threads stop with the lane, which then sweeps the run
+            pool: "threads",
             setupFiles: ["src/vitest/skip.ts", "src/vitest/externalCalls.ts"],
             testTimeout: 120_000,
             hookTimeout: 120_000

@@ -120,7 +120,7 @@ const makeCollector = () => {
       }
     },
     onTestRunEnd(_modules: ReadonlyArray<TestModule>, errors: ReadonlyArray<unknown>) {
-      summary.unhandledErrors = errors.length
+      summary.unhandledErrors += errors.length
     }
   }
   return { summary, reporter }
@@ -143,6 +143,11 @@ const runVitest = (
     process.env.TEST = "true"
     process.env.VITEST = "true"
     process.env.NODE_ENV ??= "test"
+    const ours = {
+      SIGINT: process.listeners("SIGINT"),
+      SIGTERM: process.listeners("SIGTERM"),
+      unhandledRejection: process.listeners("unhandledRejection")
+    }
     const vitest = yield* Effect.acquireRelease(
       Effect.tryPromise({
         try: () =>
@@ -160,6 +165,23 @@ const runVitest = (
         catch: (e) => new LaneRunError({ phase: "tests", detail: `Vitest did not start: ${String(e)}` })
       }),
       (vitest: Vitest) => Effect.promise(() => vitest.close()).pipe(Effect.timeout(Duration.seconds(10)), Effect.ignore)
+    )
+    // Vitest's logger exits the process on SIGINT/SIGTERM at once, which would skip the sweep: the
+    // lane's own handler (interrupt, cancel Vitest, sweep, exit 130/143) is the one that must run.
+    // For the same reason its unhandled-rejection handler goes (a worker killed by Ctrl-C makes tinypool
+    // reject "Channel closed"): a rejection is counted as an unhandled error of the run instead.
+    for (const event of ["SIGINT", "SIGTERM", "unhandledRejection"] as const) {
+      for (const listener of process.listeners(event as "SIGINT")) {
+        if (!(ours[event] as Array<unknown>).includes(listener)) process.off(event as "SIGINT", listener)
+      }
+    }
+    const onRejection = (reason: unknown) => {
+      if (collector.summary.unhandledErrors++ > 0) return
+      process.stderr.write(`workflow-live: unhandled rejection during the tests: ${reason instanceof Error ? reason.message : String(reason)}\n`)
+    }
+    yield* Effect.acquireRelease(
+      Effect.sync(() => process.on("unhandledRejection", onRejection)),
+      () => Effect.sync(() => process.off("unhandledRejection", onRejection))
     )
     yield* Effect.tryPromise({
       try: () => vitest.start(filter),

@@ -1,0 +1,90 @@
+// `workflow-live run` interrupted mid-test (Ctrl-C to the whole process group, SIGTERM to the lane
+// process): Vitest skips finalizers on signals, so the lane itself must sweep the run's rows before exiting.
+import { spawn } from "node:child_process"
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { afterAll, describe, expect, it } from "vitest"
+import { ensureSentinels, fingerprint, withClient } from "../support/sentinels.js"
+
+const dir = mkdtempSync(join(tmpdir(), "wl-signals-"))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+const rowsOfRun = (runId: string): Promise<number> =>
+  withClient("tenderbot_workflow_test", async (client) => {
+    const result = await client.query<{ n: string }>(
+      `SELECT (SELECT count(*) FROM customers WHERE external_id LIKE $1)
+            + (SELECT count(*) FROM tenders WHERE external_id LIKE $1)
+            + (SELECT count(*) FROM alert_profiles p JOIN customers c ON c.id = p.customer_id
+               WHERE c.external_id LIKE $1) AS n`,
+      [`wl-${runId}-%`]
+    )
+    return Number(result.rows[0]!.n)
+  })
+
+const waitFor = async (predicate: () => boolean, ms: number): Promise<void> => {
+  const deadline = Date.now() + ms
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms`)
+    await new Promise((r) => setTimeout(r, 100))
+  }
+}
+
+const interruptedLane = async (signal: "SIGINT" | "SIGTERM", toGroup: boolean) => {
+  const runId = `sig_${signal.toLowerCase()}_${process.pid}`
+  const ready = join(dir, `${runId}.ready`)
+  const child = spawn(
+    process.execPath,
+    ["bin/workflow-live.js", "run", "--stand-ins", "--report-dir", join(dir, runId), "--", "--config", "test/support/sigint/vitest.config.ts"],
+    {
+      detached: true, // its own process group, like a terminal's foreground job
+      env: {
+        ...process.env,
+        TENDERBOT_WORKFLOW_DB_DSN: "postgres://postgres:S3cretPw@127.0.0.1:5432/tenderbot_workflow_test",
+        WORKFLOW_LIVE_RUN_ID: runId,
+        WORKFLOW_LIVE_PROBE_READY: ready,
+        NO_COLOR: "1"
+      },
+      stdio: ["ignore", "pipe", "pipe"]
+    }
+  )
+  let output = ""
+  child.stdout.on("data", (d: Buffer) => (output += d.toString()))
+  child.stderr.on("data", (d: Buffer) => (output += d.toString()))
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
+  try {
+    await waitFor(() => existsSync(ready), 90_000)
+  } catch (e) {
+    child.kill("SIGKILL")
+    throw new Error(`the lane never reached its test:\n${output}`, { cause: e })
+  }
+  const during = await rowsOfRun(runId)
+  if (toGroup) process.kill(-child.pid!, signal)
+  else child.kill(signal)
+  const code = await exited
+  return { runId, during, code, output, after: await rowsOfRun(runId), externalId: readFileSync(ready, "utf8") }
+}
+
+describe("workflow-live run interrupted mid-test", () => {
+  it("Ctrl-C (SIGINT to the process group) sweeps the run's rows and exits 130", async () => {
+    await ensureSentinels()
+    const before = await fingerprint()
+    const r = await interruptedLane("SIGINT", true)
+    expect(r.externalId.startsWith(`wl-${r.runId}-`)).toBe(true)
+    expect(r.during, "rows existed while the test ran").toBeGreaterThanOrEqual(3)
+    expect(r.code, r.output).toBe(130)
+    expect(r.output).toMatch(/sweep\s.*removed \d+ row\(s\) of run/)
+    expect(r.after, r.output).toBe(0)
+    expect(r.output).not.toContain("S3cretPw")
+    expect(await fingerprint()).toEqual(before)
+  }, 150_000)
+
+  it("SIGTERM to the lane process alone sweeps the run's rows and exits 143", async () => {
+    const r = await interruptedLane("SIGTERM", false)
+    expect(r.during).toBeGreaterThanOrEqual(3)
+    expect(r.code, r.output).toBe(143)
+    expect(r.after, r.output).toBe(0)
+    const report = JSON.parse(readFileSync(join(dir, r.runId, "report.json"), "utf8")) as { outcome: string }
+    expect(report.outcome).toBe("interrupted")
+  }, 150_000)
+})
