@@ -15,6 +15,19 @@ export const applicationName = "workflow-live"
 /** Why the lane's connection could not be used. */
 export type LaneDatabaseReason = ConnectionProblem | "identity-mismatch"
 
+/** Every reason, for docs and tests. */
+export const reasons: ReadonlyArray<LaneDatabaseReason> = [
+  "connection-refused",
+  "timeout",
+  "unknown-host",
+  "authentication-failed",
+  "database-missing",
+  "insufficient-privilege",
+  "tls",
+  "other",
+  "identity-mismatch"
+]
+
 /** The lane's database could not be opened, or turned out to be another database. */
 export class LaneDatabaseError extends Data.TaggedError("LaneDatabaseError")<{
   readonly reason: LaneDatabaseReason

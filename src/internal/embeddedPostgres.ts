@@ -20,9 +20,12 @@ export interface EmbeddedServer {
   readonly dsn: (database: string) => Redacted.Redacted<string>
 }
 
+/** The steps of starting the throwaway server; a failure names its step. */
+export const steps = ["port", "initdb", "start"] as const
+
 /** The throwaway server could not be started. */
 export class EmbeddedPostgresError extends Data.TaggedError("EmbeddedPostgresError")<{
-  readonly step: "port" | "initdb" | "start"
+  readonly step: typeof steps[number]
   readonly detail: string
 }> {
   override get message(): string {

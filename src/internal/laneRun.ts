@@ -50,9 +50,12 @@ export interface LaneReport {
   readonly files: { readonly report: string; readonly junit: string; readonly summary: string }
 }
 
+/** The phases of a lane run, in order; a failure names the one it happened in. */
+export const phaseNames = ["stand-ins", "run id", "guard", "preflight", "reset", "tests", "leak check", "sweep"] as const
+
 /** The lane ended in failure; the phases already printed why. */
 export class LaneRunError extends Data.TaggedError("LaneRunError")<{
-  readonly phase: string
+  readonly phase: typeof phaseNames[number]
   readonly detail: string
 }> {
   override get message(): string {

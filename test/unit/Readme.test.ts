@@ -1,0 +1,45 @@
+// The README's troubleshooting section must name every reason the harness can fail with.
+import { readFileSync } from "node:fs"
+import { describe, expect, it } from "vitest"
+import * as DatabaseReset from "../../src/DatabaseReset.js"
+import * as DbAssert from "../../src/DbAssert.js"
+import * as DsnGuard from "../../src/DsnGuard.js"
+import * as Fixtures from "../../src/Fixtures.js"
+import * as EmbeddedPostgres from "../../src/internal/embeddedPostgres.js"
+import * as LaneRun from "../../src/internal/laneRun.js"
+import * as LaneDatabase from "../../src/LaneDatabase.js"
+import * as Migrations from "../../src/Migrations.js"
+import * as Preflight from "../../src/Preflight.js"
+
+const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8")
+const troubleshooting = readme.slice(readme.indexOf("## Troubleshooting"))
+
+const catalogue: Record<string, ReadonlyArray<string>> = {
+  DsnGuardError: DsnGuard.reasons,
+  PreflightError: Preflight.reasons,
+  DatabaseResetError: DatabaseReset.reasons,
+  MigrationsError: Migrations.reasons,
+  FixturesError: Fixtures.reasons,
+  DbAssertError: DbAssert.reasons,
+  LaneDatabaseError: LaneDatabase.reasons,
+  RunIdError: ["invalid-run-id"],
+  StandInsError: ["listen-failed"],
+  LaneRunError: LaneRun.phaseNames,
+  EmbeddedPostgresError: EmbeddedPostgres.steps
+}
+
+describe("README troubleshooting", () => {
+  it("has a section", () => {
+    expect(troubleshooting.length).toBeGreaterThan(1000)
+  })
+  for (const [error, reasons] of Object.entries(catalogue)) {
+    it(`names every ${error} reason, with its fix`, () => {
+      expect(reasons.length).toBeGreaterThan(0)
+      expect(troubleshooting).toContain(error)
+      for (const reason of reasons) {
+        // a table row that starts with the reason in backticks
+        expect(troubleshooting, `${error}: ${reason}`).toMatch(new RegExp(`\\| \`${reason.replace(/[-]/g, "\\-")}\` \\|`))
+      }
+    })
+  }
+})
