@@ -7,26 +7,16 @@ import { PgClient } from "@effect/sql-pg"
 import { SqlClient } from "@effect/sql"
 import { Data, Duration, Effect, Layer } from "effect"
 import * as DsnGuard from "./DsnGuard.js"
-import { classify, type ConnectionProblem, fixFor } from "./internal/pgError.js"
+import { classify, fixFor, problems } from "./internal/pgError.js"
 
 /** The `application_name` every harness connection carries, so `pg_stat_activity` shows who is who. */
 export const applicationName = "workflow-live"
 
-/** Why the lane's connection could not be used. */
-export type LaneDatabaseReason = ConnectionProblem | "identity-mismatch"
-
 /** Every reason, for docs and tests. */
-export const reasons: ReadonlyArray<LaneDatabaseReason> = [
-  "connection-refused",
-  "timeout",
-  "unknown-host",
-  "authentication-failed",
-  "database-missing",
-  "insufficient-privilege",
-  "tls",
-  "other",
-  "identity-mismatch"
-]
+export const reasons = [...problems, "identity-mismatch"] as const
+
+/** Why the lane's connection could not be used. */
+export type LaneDatabaseReason = typeof reasons[number]
 
 /** The lane's database could not be opened, or turned out to be another database. */
 export class LaneDatabaseError extends Data.TaggedError("LaneDatabaseError")<{

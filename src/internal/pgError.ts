@@ -1,15 +1,19 @@
 /** Turns the driver's connection failures (all `PgClient: Failed to connect`) into what actually happened. */
 
+/** Every connection problem the classifier tells apart. */
+export const problems = [
+  "connection-refused",
+  "timeout",
+  "unknown-host",
+  "authentication-failed",
+  "database-missing",
+  "insufficient-privilege",
+  "tls",
+  "other"
+] as const
+
 /** What went wrong when connecting or running a statement. */
-export type ConnectionProblem =
-  | "connection-refused"
-  | "timeout"
-  | "unknown-host"
-  | "authentication-failed"
-  | "database-missing"
-  | "insufficient-privilege"
-  | "tls"
-  | "other"
+export type ConnectionProblem = typeof problems[number]
 
 /** A classified failure: the problem, the SQLSTATE or errno seen, and the driver's own words. */
 export interface Classified {
