@@ -5,7 +5,7 @@
  * Target: overhead <= 2 s. Runnable alone: `node --import tsx bench/lane.bench.ts [rounds]`.
  */
 import { Effect } from "effect"
-import { spawnSync } from "node:child_process"
+import { spawn } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -17,16 +17,20 @@ const oneTest = "test/workflow_live/smoke.test.ts"
 const dsn = "postgres://postgres@127.0.0.1:5432/tenderbot_workflow_test"
 const dir = mkdtempSync(join(tmpdir(), "wl-bench-lane-"))
 
-const timed = (command: string, args: ReadonlyArray<string>, env: NodeJS.ProcessEnv): number => {
-  const start = performance.now()
-  const result = spawnSync(command, args, { env, encoding: "utf8" })
-  const ms = performance.now() - start
-  if (result.status !== 0) {
-    console.error(result.stdout, result.stderr)
-    throw new Error(`${command} ${args.join(" ")} exited ${result.status}`)
-  }
-  return ms
-}
+// async, not spawnSync: the stand-ins in this process must keep answering while the lane runs
+const timed = (command: string, args: ReadonlyArray<string>, env: NodeJS.ProcessEnv): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const start = performance.now()
+    let output = ""
+    const child = spawn(command, args, { env, stdio: ["ignore", "pipe", "pipe"] })
+    child.stdout.on("data", (d: Buffer) => (output += d.toString()))
+    child.stderr.on("data", (d: Buffer) => (output += d.toString()))
+    child.on("close", (code) => {
+      const ms = performance.now() - start
+      if (code === 0) resolve(ms)
+      else reject(new Error(`${command} ${args.join(" ")} exited ${code}:\n${output}`))
+    })
+  })
 
 await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
   const standIns = yield* StandIns.make()
@@ -37,17 +41,21 @@ await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
   const phases: Record<string, Array<number>> = {}
   for (let i = 0; i < rounds; i++) {
     const reportDir = join(dir, `round-${i}`)
-    lane.push(timed("node_modules/.bin/mise", ["run", "test-workflow-live", "--", oneTest], {
-      ...env,
-      WORKFLOW_LIVE_REPORT_DIR: reportDir
-    }))
+    lane.push(yield* Effect.promise(() =>
+      timed("node_modules/.bin/mise", ["run", "test-workflow-live", "--", oneTest], {
+        ...env,
+        WORKFLOW_LIVE_REPORT_DIR: reportDir
+      })
+    ))
     const report = JSON.parse(readFileSync(join(reportDir, "report.json"), "utf8")) as {
       phases: ReadonlyArray<{ name: string; ms: number }>
     }
     for (const p of report.phases) (phases[p.name] ??= []).push(p.ms)
     reset.push(report.phases.find((p) => p.name === "reset")?.ms ?? 0)
     // the database the lane just reset is the "already prepared" one
-    plain.push(timed("node_modules/.bin/vitest", ["run", "--config", "bench/plain.vitest.config.ts", oneTest], env))
+    plain.push(yield* Effect.promise(() =>
+      timed("node_modules/.bin/vitest", ["run", "--config", "bench/plain.vitest.config.ts", oneTest], env)
+    ))
   }
   const m = { lane: median(lane), plain: median(plain), reset: median(reset) }
   const overhead = m.lane - m.plain - m.reset

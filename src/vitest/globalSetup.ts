@@ -3,46 +3,12 @@
  * task, `workflow-live run`, an editor, plain `vitest --project workflow-live`), so there is no path
  * to the live suites around the guard, the preflight and the reset.
  */
-import { Effect, Exit } from "effect"
 import type { TestProject } from "vitest/node"
-import * as DatabaseReset from "../DatabaseReset.js"
-import * as DsnGuard from "../DsnGuard.js"
-import * as Fixtures from "../Fixtures.js"
-import { renderCause } from "../internal/render.js"
-import * as Preflight from "../Preflight.js"
-import * as RunId from "../RunId.js"
-import * as WorkflowLiveConfig from "../WorkflowLiveConfig.js"
 import { prepared } from "./prepared.js"
 import { skipKey } from "./skipReason.js"
 
-// Preflight runs first, on its own: the guard's verdict is one of its rows, so a missing or refused DSN
-// is reported together with every other problem, and a skipped lane never reaches the reset.
-const preflight = Preflight.check().pipe(
-  Effect.tap((report) =>
-    Effect.sync(() =>
-      process.stderr.write(`\n${Preflight.render(report, { colour: Preflight.colourFor(process.stderr) })}\n\n`)
-    )
-  ),
-  Effect.filterOrFail(
-    (report) => report.verdict !== "fail",
-    (report) => new Preflight.PreflightError({ reason: "checks-failed", report })
-  )
-)
-
-const start = Effect.gen(function*() {
-  // 1. guard: refuse a wrong DSN before anything connects
-  const target = yield* DsnGuard.make()
-  // 2. preflight: already run (see `preflight` above), before this step
-  // 3. reset: drop, create or clone, migrate, identity; on the target verified in step 1
-  yield* DatabaseReset.fromConfig(target, { onStep: (step) => Effect.sync(() => process.stderr.write(`${DatabaseReset.renderStep(step)}\n`)) })
-  // 4. run id: WORKFLOW_LIVE_RUN_ID (CI, `workflow-live run`) or generated once here; workers and
-  // subprocesses inherit it through the environment, `inject` gets it through `project.provide`.
-  // Leftovers of the same run ID (a killed CI attempt reusing it) are swept before any test starts.
-  const runId = yield* RunId.resolve
-  process.env[RunId.variable] = runId
-  yield* Fixtures.onTarget(target, Fixtures.sweep(runId))
-  return { target, runId }
-}).pipe(Effect.provide(WorkflowLiveConfig.layerConfig))
+// RunId.provideKey, spelt out: importing RunId here would load Effect on the fast path below
+const runIdKey = "workflowLiveRunId"
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -55,39 +21,10 @@ export default async function globalSetup(project: TestProject): Promise<() => P
   // the leak check itself. Only code in this process can leave this marker (see prepared.ts).
   const byRun = prepared()
   if (byRun !== undefined) {
-    project.provide(RunId.provideKey, byRun.runId)
+    project.provide(runIdKey, byRun.runId)
     if (byRun.skipReason !== null) project.provide(skipKey, byRun.skipReason)
     return async () => {}
   }
-  const checked = await Effect.runPromiseExit(preflight)
-  if (Exit.isFailure(checked)) {
-    process.stderr.write(`\nworkflow-live: the lane did not start.\n\n${renderCause(checked.cause)}\n\n`)
-    process.exit(1)
-  }
-  if (checked.value.verdict === "skip") {
-    const reason = checked.value.skipReason ?? "skipped by preflight"
-    process.stderr.write(`\n*** workflow-live: the lane is SKIPPED, every live test reports as skipped ***\n    ${reason}\n\n`)
-    project.provide(skipKey, reason)
-    return async () => {}
-  }
-  const exit = await Effect.runPromiseExit(start)
-  if (Exit.isFailure(exit)) {
-    // Vitest would bury a thrown error under "No test files found": print ours and stop here.
-    process.stderr.write(`\nworkflow-live: the lane did not start.\n\n${renderCause(exit.cause)}\n\n`)
-    process.exit(1)
-  }
-  const { target, runId } = exit.value
-  project.provide(RunId.provideKey, runId)
-  return async () => {
-    // leak check: a row still carrying this run's keys fails the lane, naming table and count
-    const checked = await Effect.runPromiseExit(Fixtures.onTarget(target, Fixtures.leakCheck(runId)))
-    if (Exit.isFailure(checked)) {
-      const message = renderCause(checked.cause)
-      process.stderr.write(`\nworkflow-live: the leak check failed.\n\n${message}\n\n`)
-      process.exitCode = 1
-      const error = new Error(message)
-      error.stack = message
-      throw error
-    }
-  }
+  const { start } = await import("./laneStart.js")
+  return start(project)
 }
