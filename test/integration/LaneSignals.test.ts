@@ -1,6 +1,7 @@
 // `workflow-live run` interrupted mid-test (Ctrl-C to the whole process group, SIGTERM to the lane
 // process): Vitest skips finalizers on signals, so the lane itself must sweep the run's rows before exiting.
 import { spawn } from "node:child_process"
+import { connect } from "node:net"
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -86,5 +87,45 @@ describe("workflow-live run interrupted mid-test", () => {
     expect(r.after, r.output).toBe(0)
     const report = JSON.parse(readFileSync(join(dir, r.runId, "report.json"), "utf8")) as { outcome: string }
     expect(report.outcome).toBe("interrupted")
+  }, 150_000)
+})
+
+describe("workflow-live demo interrupted mid-test", () => {
+  it("Ctrl-C stops the throwaway server and removes its data directory, exit 130", async () => {
+    const ready = join(dir, "demo.ready")
+    const child = spawn(
+      process.execPath,
+      ["bin/workflow-live.js", "demo", "--", "--config", "test/support/sigint/vitest.config.ts"],
+      {
+        detached: true,
+        env: { ...process.env, WORKFLOW_LIVE_RUN_ID: "demo_sigint", WORKFLOW_LIVE_PROBE_READY: ready, NO_COLOR: "1" },
+        stdio: ["ignore", "pipe", "pipe"]
+      }
+    )
+    let output = ""
+    child.stdout.on("data", (d: Buffer) => (output += d.toString()))
+    child.stderr.on("data", (d: Buffer) => (output += d.toString()))
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
+    try {
+      await waitFor(() => existsSync(ready), 90_000)
+    } catch (e) {
+      child.kill("SIGKILL")
+      throw new Error(`the demo never reached its test:\n${output}`, { cause: e })
+    }
+    const server = /127\.0\.0\.1:(\d+), data in (\S+)/.exec(output)
+    expect(server, output).not.toBeNull()
+    const [, port, dataDir] = server!
+    expect(port).not.toBe("5432")
+    expect(existsSync(dataDir!)).toBe(true)
+    process.kill(-child.pid!, "SIGINT")
+    expect(await exited, output).toBe(130)
+    expect(existsSync(dataDir!), output).toBe(false)
+    const stillListening = await new Promise<boolean>((resolve) => {
+      const socket = connect(Number(port), "127.0.0.1")
+      socket.once("connect", () => (socket.destroy(), resolve(true)))
+      socket.once("error", () => resolve(false))
+    })
+    expect(stillListening).toBe(false)
+    expect(output).toContain("DEMO")
   }, 150_000)
 })
