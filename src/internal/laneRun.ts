@@ -141,7 +141,9 @@ const runVitest = (
       catch: (e) => new LaneRunError({ phase: "tests", detail: `bad Vitest arguments: ${String(e)}` })
     })
     const collector = makeCollector()
-    const requested = options.reporters ?? (options as { reporter?: unknown }).reporter
+    // `--reporter` arrives as `reporter` and would replace the lane's own reporters: merge it into `reporters`
+    const { reporter, ...rest } = options as typeof options & { reporter?: unknown }
+    const requested = rest.reporters ?? reporter
     const userReporters = requested === undefined ? ["default"] : Array.isArray(requested) ? requested : [requested]
     process.env.TEST = "true"
     process.env.VITEST = "true"
@@ -155,7 +157,7 @@ const runVitest = (
       Effect.tryPromise({
         try: () =>
           createVitest("test", {
-            ...options,
+            ...rest,
             run: true,
             watch: false,
             project: ["workflow-live"],
@@ -235,6 +237,8 @@ export const run = (options: RunOptions): Effect.Effect<LaneReport, LaneRunError
     const t0 = Date.now()
     const dir = resolve(options.reportDir)
     mkdirSync(dir, { recursive: true })
+    // preflight.json goes with the run's other reports
+    process.env.WORKFLOW_LIVE_REPORT_DIR = dir
     const files = { report: join(dir, "report.json"), junit: join(dir, "junit.xml"), summary: join(dir, "summary.md") }
     let target: DsnGuard.VerifiedTarget | undefined
     let tests: TestSummary | null = null

@@ -1,5 +1,7 @@
-// `workflow-live run` interrupted mid-test (Ctrl-C to the whole process group, SIGTERM to the lane
-// process): Vitest skips finalizers on signals, so the lane itself must sweep the run's rows before exiting.
+// `workflow-live run` end to end on the real tenderbot_workflow_test, and interrupted mid-test (Ctrl-C to
+// the whole process group, SIGTERM to the lane process): Vitest skips finalizers on signals, so the lane
+// itself must sweep the run's rows before exiting. Every lane run of the integration lane is in this one
+// file, so they never reset the database under each other.
 import { spawn } from "node:child_process"
 import { connect } from "node:net"
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
@@ -65,6 +67,77 @@ const interruptedLane = async (signal: "SIGINT" | "SIGTERM", toGroup: boolean) =
   const code = await exited
   return { runId, during, code, output, after: await rowsOfRun(runId), externalId: readFileSync(ready, "utf8") }
 }
+
+const lane = (args: ReadonlyArray<string>, env: Record<string, string | undefined>) =>
+  new Promise<{ code: number | null; output: string }>((resolve) => {
+    const child = spawn(process.execPath, ["bin/workflow-live.js", "run", ...args], {
+      env: { ...process.env, NO_COLOR: "1", ...env },
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    let output = ""
+    child.stdout.on("data", (d: Buffer) => (output += d.toString()))
+    child.stderr.on("data", (d: Buffer) => (output += d.toString()))
+    child.on("exit", (code) => resolve({ code, output }))
+  })
+
+describe("workflow-live run", () => {
+  it("runs the phases in order, passes Vitest arguments through, and writes the reports", async () => {
+    const reportDir = join(dir, "reports")
+    const summaryFile = join(dir, "step-summary.md")
+    const { code, output } = await lane(
+      ["--stand-ins", "--report-dir", reportDir, "--", "-t", "matches new tenders"],
+      {
+        TENDERBOT_WORKFLOW_DB_DSN: "postgres://postgres:S3cretPw@127.0.0.1:5432/tenderbot_workflow_test",
+        WORKFLOW_LIVE_RUN_ID: "it_reports",
+        GITHUB_STEP_SUMMARY: summaryFile
+      }
+    )
+    expect(code, output).toBe(0)
+    const order = ["run id", "guard", "preflight", "reset", "tests", "leak check"].map((p) =>
+      output.search(new RegExp(`✓ ${p}\\s+\\d`))
+    )
+    expect(order.every((i) => i >= 0), output).toBe(true)
+    expect([...order].sort((a, b) => a - b)).toEqual(order)
+    const report = JSON.parse(readFileSync(join(reportDir, "report.json"), "utf8")) as {
+      outcome: string
+      runId: string
+      phases: ReadonlyArray<{ name: string; status: string; ms: number }>
+      tests: { passed: number; failed: number; skipped: number; externalCalls: Record<string, number> }
+      target: { dsn: string }
+    }
+    expect(report.outcome).toBe("passed")
+    expect(report.runId).toBe("it_reports")
+    expect(report.tests.passed).toBe(1) // only the -t filtered test ran
+    expect(report.tests.skipped).toBeGreaterThanOrEqual(2)
+    // the sample job called both APIs: 2 LLM summaries + 2 tender fetches, counted per origin
+    expect(Object.values(report.tests.externalCalls).reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(4)
+    expect(report.phases.map((p) => p.name)).toEqual(["run id", "guard", "preflight", "reset", "tests", "leak check"])
+    expect(output).toMatch(/PASSED {2}1 passed, 0 failed, \d+ skipped, \d+ external call\(s\), run it_reports/)
+    const junit = readFileSync(join(reportDir, "junit.xml"), "utf8")
+    expect(junit).toContain("matches new tenders")
+    expect(readFileSync(summaryFile, "utf8")).toContain("### workflow-live: passed")
+    for (const text of [output, junit, JSON.stringify(report), readFileSync(summaryFile, "utf8")]) {
+      expect(text).not.toContain("S3cretPw")
+    }
+  }, 120_000)
+
+  it("a failing phase is named, exits 1, and the report says failed", async () => {
+    const reportDir = join(dir, "reports-fail")
+    const { code, output } = await lane(["--report-dir", reportDir], {
+      TENDERBOT_WORKFLOW_DB_DSN: "postgres://postgres@127.0.0.1:5432/tenderbot_workflow_test",
+      TENDERBOT_LLM_BASE_URL: undefined,
+      TENDERBOT_LLM_API_KEY: undefined,
+      TENDERBOT_TENDERS_API_URL: undefined,
+      WORKFLOW_LIVE_ON_MISSING: "fail"
+    })
+    expect(code, output).toBe(1)
+    expect(output).toContain("failed in phase `preflight`")
+    expect(output).toContain("TENDERBOT_LLM_BASE_URL")
+    const report = JSON.parse(readFileSync(join(reportDir, "report.json"), "utf8")) as { outcome: string; tests: unknown }
+    expect(report.outcome).toBe("failed")
+    expect(report.tests).toBeNull()
+  }, 60_000)
+})
 
 describe("workflow-live run interrupted mid-test", () => {
   it("Ctrl-C (SIGINT to the process group) sweeps the run's rows and exits 130", async () => {
