@@ -689,22 +689,13 @@ const databaseChecks = (
 
 /** Opens the lane's own connection (the fields the tests use) and checks `current_database()` on it. */
 const laneIdentity = (target: DsnGuard.VerifiedTarget, timeout: Duration.Duration): Effect.Effect<Outcome> =>
-  LaneDatabase.checkIdentity(target).pipe(
-    Effect.provide(
-      PgClient.layer(LaneDatabase.clientConfig(target, { maxConnections: 1, connectTimeout: timeout })).pipe(
-        Layer.mapError((cause) => {
-          const classified = classify(cause)
-          return new LaneDatabase.LaneDatabaseError({
-            reason: classified.problem,
-            where: `${target.host}:${target.port}`,
-            user: target.user,
-            expected: target.database,
-            actual: undefined,
-            detail: classified.detail
-          })
-        })
-      )
-    ),
+  // building the lane's layer opens its connection and checks its identity, as the suites' will
+  Layer.build(
+    LaneDatabase.layer({ maxConnections: 1, connectTimeout: timeout }).pipe(
+      Layer.provide(Layer.succeed(DsnGuard.VerifiedTarget, target))
+    )
+  ).pipe(
+    Effect.scoped,
     Effect.map(() => pass(`current_database() = \`${target.database}\` on the lane's connection`)),
     Effect.catchAll((error): Effect.Effect<Outcome> =>
       Effect.succeed(

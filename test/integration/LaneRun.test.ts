@@ -33,21 +33,15 @@ const waitFor = async (predicate: () => boolean, ms: number): Promise<void> => {
   }
 }
 
-const interruptedLane = async (signal: "SIGINT" | "SIGTERM", toGroup: boolean) => {
-  const runId = `sig_${signal.toLowerCase()}_${process.pid}`
-  const ready = join(dir, `${runId}.ready`)
+// Starts the CLI in its own process group (like a terminal's foreground job) on the hanging probe suite
+// and waits until the probe holds its fixtures.
+const startProbe = async (args: ReadonlyArray<string>, env: Record<string, string>, ready: string) => {
   const child = spawn(
     process.execPath,
-    ["bin/workflow-live.js", "run", "--stand-ins", "--report-dir", join(dir, runId), "--", "--config", "test/support/sigint/vitest.config.ts"],
+    ["bin/workflow-live.js", ...args, "--", "--config", "test/support/sigint/vitest.config.ts"],
     {
-      detached: true, // its own process group, like a terminal's foreground job
-      env: {
-        ...process.env,
-        TENDERBOT_WORKFLOW_DB_DSN: "postgres://postgres:S3cretPw@127.0.0.1:5432/tenderbot_workflow_test",
-        WORKFLOW_LIVE_RUN_ID: runId,
-        WORKFLOW_LIVE_PROBE_READY: ready,
-        NO_COLOR: "1"
-      },
+      detached: true,
+      env: { ...process.env, ...env, WORKFLOW_LIVE_PROBE_READY: ready, NO_COLOR: "1" },
       stdio: ["ignore", "pipe", "pipe"]
     }
   )
@@ -59,13 +53,23 @@ const interruptedLane = async (signal: "SIGINT" | "SIGTERM", toGroup: boolean) =
     await waitFor(() => existsSync(ready), 90_000)
   } catch (e) {
     child.kill("SIGKILL")
-    throw new Error(`the lane never reached its test:\n${output}`, { cause: e })
+    throw new Error(`\`${args.join(" ")}\` never reached its test:\n${output}`, { cause: e })
   }
+  return { child, exited, output: () => output }
+}
+
+const interruptedLane = async (signal: "SIGINT" | "SIGTERM", toGroup: boolean) => {
+  const runId = `sig_${signal.toLowerCase()}_${process.pid}`
+  const ready = join(dir, `${runId}.ready`)
+  const probe = await startProbe(["run", "--stand-ins", "--report-dir", join(dir, runId)], {
+    TENDERBOT_WORKFLOW_DB_DSN: "postgres://postgres:S3cretPw@127.0.0.1:5432/tenderbot_workflow_test",
+    WORKFLOW_LIVE_RUN_ID: runId
+  }, ready)
   const during = await rowsOfRun(runId)
-  if (toGroup) process.kill(-child.pid!, signal)
-  else child.kill(signal)
-  const code = await exited
-  return { runId, during, code, output, after: await rowsOfRun(runId), externalId: readFileSync(ready, "utf8") }
+  if (toGroup) process.kill(-probe.child.pid!, signal)
+  else probe.child.kill(signal)
+  const code = await probe.exited
+  return { runId, during, code, output: probe.output(), after: await rowsOfRun(runId), externalId: readFileSync(ready, "utf8") }
 }
 
 const lane = (args: ReadonlyArray<string>, env: Record<string, string | undefined>) =>
@@ -165,34 +169,16 @@ describe("workflow-live run interrupted mid-test", () => {
 
 describe("workflow-live demo interrupted mid-test", () => {
   it("Ctrl-C stops the throwaway server and removes its data directory, exit 130", async () => {
-    const ready = join(dir, "demo.ready")
-    const child = spawn(
-      process.execPath,
-      ["bin/workflow-live.js", "demo", "--", "--config", "test/support/sigint/vitest.config.ts"],
-      {
-        detached: true,
-        env: { ...process.env, WORKFLOW_LIVE_RUN_ID: "demo_sigint", WORKFLOW_LIVE_PROBE_READY: ready, NO_COLOR: "1" },
-        stdio: ["ignore", "pipe", "pipe"]
-      }
-    )
-    let output = ""
-    child.stdout.on("data", (d: Buffer) => (output += d.toString()))
-    child.stderr.on("data", (d: Buffer) => (output += d.toString()))
-    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
-    try {
-      await waitFor(() => existsSync(ready), 90_000)
-    } catch (e) {
-      child.kill("SIGKILL")
-      throw new Error(`the demo never reached its test:\n${output}`, { cause: e })
-    }
+    const probe = await startProbe(["demo"], { WORKFLOW_LIVE_RUN_ID: "demo_sigint" }, join(dir, "demo.ready"))
+    const output = probe.output()
     const server = /127\.0\.0\.1:(\d+), data in (\S+)/.exec(output)
     expect(server, output).not.toBeNull()
     const [, port, dataDir] = server!
     expect(port).not.toBe("5432")
     expect(existsSync(dataDir!)).toBe(true)
-    process.kill(-child.pid!, "SIGINT")
-    expect(await exited, output).toBe(130)
-    expect(existsSync(dataDir!), output).toBe(false)
+    process.kill(-probe.child.pid!, "SIGINT")
+    expect(await probe.exited, probe.output()).toBe(130)
+    expect(existsSync(dataDir!), probe.output()).toBe(false)
     const stillListening = await new Promise<boolean>((resolve) => {
       const socket = connect(Number(port), "127.0.0.1")
       socket.once("connect", () => (socket.destroy(), resolve(true)))
