@@ -181,8 +181,11 @@ export class DatabaseResetError extends Data.TaggedError("DatabaseResetError")<{
         )
       case "lock-timeout":
         return head(
-          `another reset of \`${this.database}\` on this server holds the reset lock, and it was not released in time.`,
-          `two resets at once would drop the database under each other; resets are serialized per database.`,
+          `another reset of \`${this.database}\` on this server holds the reset lock, or another lane is still ` +
+            `running its tests on it (application_name "${LaneDatabase.applicationName} lane running tests"), ` +
+            `and it was not released in time.`,
+          `two resets at once, or a reset during another lane's tests, would drop the database under them; ` +
+            `resets are serialized per database and wait for running lanes.`,
           `wait for the other run to finish (the holder is listed above), or end it: ` +
             `\`SELECT pg_terminate_backend(<pid>);\`. Raise ${WorkflowLiveConfig.lockTimeoutVariable} ` +
             `(e.g. "5 minutes") if resets here are slow.`
@@ -352,10 +355,11 @@ const connect = (
   ctx: Context,
   database: string,
   connectTimeout: Duration.DurationInput,
-  step: StepName
+  step: StepName,
+  name: string = applicationName
 ): Effect.Effect<PgClient.PgClient, DatabaseResetError, Scope.Scope> =>
   PgClient.make({
-    ...LaneDatabase.clientConfig(ctx.target, { database, applicationName, connectTimeout, maxConnections: 1 }),
+    ...LaneDatabase.clientConfig(ctx.target, { database, applicationName: name, connectTimeout, maxConnections: 1 }),
     // a reset is short; an idle connection must not be closed under the held lock
     idleTimeout: Duration.zero
   }).pipe(
@@ -372,6 +376,47 @@ const runOn = (connection: Connection): Run => (statement) => {
 
 const sessionColumns = `pid, usename AS "user", coalesce(application_name, '') AS "applicationName",
   client_addr::text AS client, state, backend_start AS "backendStart"`
+
+/** The `application_name` of a lane's protecting connection: a reset that waits for it names it. */
+export const laneApplicationName: string = `${LaneDatabase.applicationName} lane running tests (pid ${process.pid})`
+
+/**
+ * Keeps every other reset of the target's database waiting while the scope is open: a shared advisory
+ * lock on the reset's own key, on a connection of its own. A lane takes it right after its reset and
+ * holds it while its tests run, so a second lane on the same server cannot drop the database under them;
+ * that lane's reset waits (`WORKFLOW_LIVE_LOCK_TIMEOUT`) and then fails with `lock-timeout`, naming it.
+ */
+export const protect = (
+  target: DsnGuard.VerifiedTarget,
+  options: Pick<Options, "maintenanceDatabase" | "connectTimeout"> = {}
+): Effect.Effect<void, DatabaseResetError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const verified = yield* DsnGuard.assertVerified(target)
+    const ctx: Context = {
+      target: verified,
+      where: `${verified.host}:${verified.port}`,
+      secrets: verified.connection.password === undefined ? [] : [Redacted.value(verified.connection.password)]
+    }
+    const maintenanceDatabase = options.maintenanceDatabase ?? "postgres"
+    const client = yield* connect(
+      ctx,
+      maintenanceDatabase,
+      options.connectTimeout ?? Duration.seconds(5),
+      "lock",
+      laneApplicationName
+    )
+    const connection = yield* client.reserve.pipe(
+      Effect.mapError((cause) => fromSql(ctx, "lock", maintenanceDatabase, cause))
+    )
+    const run = runOn(connection)
+    // blocks only while another reset holds the exclusive lock; that reset then leaves a fresh database
+    yield* run(client`SELECT pg_advisory_lock_shared(${lockNamespace}, hashtext(${verified.database}))`).pipe(
+      Effect.mapError((cause) => fromSql(ctx, "lock", maintenanceDatabase, cause))
+    )
+    yield* Effect.addFinalizer(() =>
+      run(client`SELECT pg_advisory_unlock_shared(${lockNamespace}, hashtext(${verified.database}))`).pipe(Effect.ignore)
+    )
+  })
 
 /**
  * Resets the verified target's database. Requires a target from {@link DsnGuard.verify}: no other value,

@@ -343,6 +343,10 @@ export const run = (options: RunOptions): Effect.Effect<LaneReport, LaneRunError
             `${r.mode === "warm" ? `cloned ${r.template}` : "created"}, ${r.applied.length} migration(s) applied` +
             (r.terminated.length === 0 ? "" : `, ${r.terminated.length} session(s) terminated`)
         )
+        // until the lane ends, another lane's reset on this server waits instead of dropping our database
+        yield* DatabaseReset.protect(verifiedTarget).pipe(
+          Effect.mapError((e) => new LaneRunError({ phase: "reset", detail: e.message }))
+        )
       }
 
       markPrepared({ runId, skipReason })

@@ -3,7 +3,7 @@
  * `vitest --project workflow-live`): preflight, guard, reset and run ID here, the leak check at teardown.
  * Loaded by globalSetup.ts only on that path, so a lane started by `run` does not pay for its imports.
  */
-import { Effect, Exit } from "effect"
+import { Effect, Exit, Scope } from "effect"
 import type { TestProject } from "vitest/node"
 import * as DatabaseReset from "../DatabaseReset.js"
 import * as DsnGuard from "../DsnGuard.js"
@@ -28,12 +28,14 @@ const preflight = Preflight.check().pipe(
   )
 )
 
-const prepare = Effect.gen(function*() {
+const prepare = (held: Scope.Scope) => Effect.gen(function*() {
   // 1. guard: refuse a wrong DSN before anything connects
   const target = yield* DsnGuard.make()
   // 2. preflight: already run (see `preflight` above), before this step
   // 3. reset: drop, create or clone, migrate, identity; on the target verified in step 1
   yield* DatabaseReset.fromConfig(target, { onStep: (step) => Effect.sync(() => process.stderr.write(`${DatabaseReset.renderStep(step)}\n`)) })
+  // held until the teardown: another lane's reset waits instead of dropping the database under the tests
+  yield* Scope.extend(DatabaseReset.protect(target), held)
   // 4. run id: WORKFLOW_LIVE_RUN_ID (CI, `workflow-live run`) or generated once here; workers and
   // subprocesses inherit it through the environment, `inject` gets it through `project.provide`.
   // Leftovers of the same run ID (a killed CI attempt reusing it) are swept before any test starts.
@@ -56,7 +58,8 @@ export const start = async (project: TestProject): Promise<() => Promise<void>> 
     project.provide(skipKey, reason)
     return async () => {}
   }
-  const exit = await Effect.runPromiseExit(prepare)
+  const held = Effect.runSync(Scope.make())
+  const exit = await Effect.runPromiseExit(prepare(held))
   if (Exit.isFailure(exit)) {
     // Vitest would bury a thrown error under "No test files found": print ours and stop here.
     process.stderr.write(`\nworkflow-live: the lane did not start.\n\n${renderCause(exit.cause)}\n\n`)
@@ -65,6 +68,7 @@ export const start = async (project: TestProject): Promise<() => Promise<void>> 
   const { target, runId } = exit.value
   project.provide(RunId.provideKey, runId)
   return async () => {
+    await Effect.runPromise(Scope.close(held, Exit.void))
     // leak check: a row still carrying this run's keys fails the lane, naming table and count
     const checked = await Effect.runPromiseExit(Fixtures.onTarget(target, Fixtures.leakCheck(runId)))
     if (Exit.isFailure(checked)) {

@@ -167,6 +167,42 @@ describe("workflow-live run interrupted mid-test", () => {
   }, 150_000)
 })
 
+describe("a second lane on the same server", () => {
+  it("its reset waits for the lane running tests, then fails naming it; the first lane's rows survive", async () => {
+    const runId = `busy_${process.pid}`
+    const probe = await startProbe(["run", "--stand-ins", "--report-dir", join(dir, runId)], {
+      TENDERBOT_WORKFLOW_DB_DSN: "postgres://postgres@127.0.0.1:5432/tenderbot_workflow_test",
+      WORKFLOW_LIVE_RUN_ID: runId
+    }, join(dir, `${runId}.ready`))
+    try {
+      expect(await rowsOfRun(runId)).toBeGreaterThanOrEqual(3)
+      const second = await new Promise<{ code: number | null; output: string }>((resolve) => {
+        const child = spawn(process.execPath, ["bin/workflow-live.js", "reset"], {
+          env: {
+            ...process.env,
+            NO_COLOR: "1",
+            TENDERBOT_WORKFLOW_DB_DSN: "postgres://postgres@127.0.0.1:5432/tenderbot_workflow_test",
+            WORKFLOW_LIVE_LOCK_TIMEOUT: "2 seconds"
+          },
+          stdio: ["ignore", "pipe", "pipe"]
+        })
+        let output = ""
+        child.stdout.on("data", (d: Buffer) => (output += d.toString()))
+        child.stderr.on("data", (d: Buffer) => (output += d.toString()))
+        child.on("exit", (code) => resolve({ code, output }))
+      })
+      expect(second.code, second.output).toBe(1)
+      expect(second.output).toContain("lock-timeout")
+      expect(second.output).toContain("workflow-live lane running tests")
+      expect(await rowsOfRun(runId), "the running lane's rows are still there").toBeGreaterThanOrEqual(3)
+    } finally {
+      probe.child.kill("SIGTERM")
+      expect(await probe.exited, probe.output()).toBe(143)
+    }
+    expect(await rowsOfRun(runId)).toBe(0)
+  }, 150_000)
+})
+
 describe("workflow-live demo interrupted mid-test", () => {
   it("Ctrl-C stops the throwaway server and removes its data directory, exit 130", async () => {
     const probe = await startProbe(["demo"], { WORKFLOW_LIVE_RUN_ID: "demo_sigint" }, join(dir, "demo.ready"))
