@@ -13,7 +13,7 @@ import type { ConfigError } from "effect/ConfigError"
 import { mkdirSync, writeFileSync } from "node:fs"
 import { resolve as resolvePath } from "node:path"
 import * as DsnGuard from "./DsnGuard.js"
-import { classify, type ConnectionProblem, fixFor } from "./internal/pgError.js"
+import { classify, type ConnectionProblem, fixFor, namedProblems } from "./internal/pgError.js"
 import { secretsOf } from "./internal/redact.js"
 import * as LaneDatabase from "./LaneDatabase.js"
 import * as WorkflowLiveConfig from "./WorkflowLiveConfig.js"
@@ -192,13 +192,7 @@ export const reasons = [
   "malformed-variable",
   "not-checked",
   "guard-refused",
-  "connection-refused",
-  "timeout",
-  "unknown-host",
-  "authentication-failed",
-  "database-missing",
-  "insufficient-privilege",
-  "tls",
+  ...namedProblems,
   "database-error",
   "server-too-old",
   "no-createdb",

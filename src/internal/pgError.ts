@@ -1,16 +1,18 @@
 /** Turns the driver's connection failures (all `PgClient: Failed to connect`) into what actually happened. */
 
-/** Every connection problem the classifier tells apart. */
-export const problems = [
+/** The problems that name a cause (everything but `other`). */
+export const namedProblems = [
   "connection-refused",
   "timeout",
   "unknown-host",
   "authentication-failed",
   "database-missing",
   "insufficient-privilege",
-  "tls",
-  "other"
+  "tls"
 ] as const
+
+/** Every connection problem the classifier tells apart. */
+export const problems = [...namedProblems, "other"] as const
 
 /** What went wrong when connecting or running a statement. */
 export type ConnectionProblem = typeof problems[number]
