@@ -34,6 +34,19 @@ for (let i = real.length + 1; i <= 100; i++) {
   await writeFile(join(hundred, `${id}_revision_${id}.sql`), `COMMENT ON TABLE customers IS 'revision ${id}';\n`)
 }
 
+// and a third variant whose 95 extra migrations each create a table with an index: the schema grows, so
+// the clone itself (the floor) grows with it; reported to show that, with no target of its own
+const tables = await mkdtemp(join(tmpdir(), "wl-bench-migrations-tables-"))
+for (const file of real) await copyFile(join(Migrations.defaultDirectory, file), join(tables, file))
+for (let i = real.length + 1; i <= 100; i++) {
+  const id = String(i).padStart(4, "0")
+  await writeFile(
+    join(tables, `${id}_table_${id}.sql`),
+    `CREATE TABLE audit_${id} (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, customer_id bigint REFERENCES customers (id), note text);\n` +
+      `CREATE INDEX audit_${id}_customer_id_idx ON audit_${id} (customer_id);\n`
+  )
+}
+
 interface Case {
   readonly label: string
   readonly directory: string
@@ -42,7 +55,8 @@ interface Case {
 }
 const cases: ReadonlyArray<Case> = [
   { label: "5", directory: Migrations.defaultDirectory, database: "wl_bench_reset_5", floorDatabase: "wl_bench_floor_5" },
-  { label: "100", directory: hundred, database: "wl_bench_reset_100", floorDatabase: "wl_bench_floor_100" }
+  { label: "100", directory: hundred, database: "wl_bench_reset_100", floorDatabase: "wl_bench_floor_100" },
+  { label: "100t", directory: tables, database: "wl_bench_reset_100t", floorDatabase: "wl_bench_floor_100t" }
 ]
 
 const dropOwn = async (c: Case) => {
@@ -100,14 +114,23 @@ try {
   for (const c of cases) await dropOwn(c)
   await admin.end()
   await rm(hundred, { recursive: true, force: true })
+  await rm(tables, { recursive: true, force: true })
 }
 
 const at5 = measured.get("5")!
 const at100 = measured.get("100")!
+const at100t = measured.get("100t")!
 console.log(`warm@100 / warm@5: ${(at100.warm / at5.warm).toFixed(2)}x`)
+console.log(
+  `100 migrations that each add a table: warm/floor ${(at100t.warm / at100t.floor).toFixed(2)}x; against 5 ` +
+    `migrations the floor grows ${(at100t.floor / at5.floor).toFixed(2)}x and the warm reset ${(at100t.warm / at5.warm).toFixed(2)}x`
+)
 emit({ bench: "reset", metric: "warm reset / floor, 5 migrations", value: at5.warm / at5.floor, unit: "x", max: 1.5 })
 emit({ bench: "reset", metric: "warm reset / floor, 100 migrations", value: at100.warm / at100.floor, unit: "x", max: 1.5 })
 emit({ bench: "reset", metric: "warm reset at 100 migrations / at 5", value: at100.warm / at5.warm, unit: "x", max: 1.2 })
+emit({ bench: "reset", metric: "warm reset / floor, 100 table migrations", value: at100t.warm / at100t.floor, unit: "x", max: 1.5 })
+emit({ bench: "reset", metric: "floor at 100 table migrations / at 5 (PostgreSQL)", value: at100t.floor / at5.floor, unit: "x" })
+emit({ bench: "reset", metric: "warm reset at 100 table migrations / at 5", value: at100t.warm / at5.warm, unit: "x" })
 emit({ bench: "reset", metric: "floor, 5 migrations", value: at5.floor, unit: "ms" })
 emit({ bench: "reset", metric: "warm reset, 5 migrations", value: at5.warm, unit: "ms" })
 emit({ bench: "reset", metric: "cold reset, 5 migrations", value: at5.cold, unit: "ms" })
