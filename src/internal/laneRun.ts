@@ -5,7 +5,7 @@
  * are swept, before the process exits.
  */
 import { Cause, Clock, Console, Data, Duration, Effect, Exit } from "effect"
-import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
+import { appendFileSync, mkdirSync, writeFileSync } from "node:fs"
 import { join, resolve } from "node:path"
 import type { TestCase, TestModule, Vitest } from "vitest/node"
 import * as DatabaseReset from "../DatabaseReset.js"
@@ -67,6 +67,9 @@ const useColor = process.stdout.isTTY === true && process.env.NO_COLOR === undef
 const paint = (code: string, text: string): string => useColor ? `\u001b[${code}m${text}\u001b[0m` : text
 const mark = (status: Phase["status"]): string =>
   status === "pass" ? paint("32", "✓") : status === "skip" ? paint("33", "↷") : paint("31", "✗")
+
+const totalCalls = (summary: TestSummary): number =>
+  Object.values(summary.externalCalls).reduce((a, b) => a + b, 0)
 
 const formatMs = (ms: number): string => ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(2)} s`
 
@@ -251,6 +254,7 @@ export const run = (options: RunOptions): Effect.Effect<LaneReport, LaneRunError
     let tests: TestSummary | null = null
     let runId = ""
     let skipReason: string | null = null
+    let written: LaneReport | undefined
 
     const finish = (outcome: LaneReport["outcome"]): LaneReport => {
       const report: LaneReport = {
@@ -267,6 +271,7 @@ export const run = (options: RunOptions): Effect.Effect<LaneReport, LaneRunError
         files
       }
       writeFileSync(files.report, JSON.stringify(report, null, 2))
+      written = report
       const md = markdownSummary(report)
       writeFileSync(files.summary, md)
       if (process.env.GITHUB_STEP_SUMMARY) appendFileSync(process.env.GITHUB_STEP_SUMMARY, `${md}\n`)
@@ -357,7 +362,7 @@ export const run = (options: RunOptions): Effect.Effect<LaneReport, LaneRunError
         "tests",
         runVitest(options.vitestArgs, files.junit),
         (s) => {
-          const calls = Object.values(s.externalCalls).reduce((a, b) => a + b, 0)
+          const calls = totalCalls(s)
           return `${s.passed} passed, ${s.failed} failed, ${s.skipped} skipped, ${calls} external call(s)`
         }
       )
@@ -417,7 +422,7 @@ export const run = (options: RunOptions): Effect.Effect<LaneReport, LaneRunError
             : "failed"
           const report = finish(outcome)
           const t = tests as TestSummary | null
-          const calls = t === null ? 0 : Object.values(t.externalCalls).reduce((a, b) => a + b, 0)
+          const calls = t === null ? 0 : totalCalls(t)
           const verdict = outcome === "passed"
             ? paint("32", "PASSED")
             : outcome === "skipped"
@@ -435,6 +440,7 @@ export const run = (options: RunOptions): Effect.Effect<LaneReport, LaneRunError
           )
         })
       ),
-      Effect.flatMap(() => Effect.sync(() => JSON.parse(readFileSync(files.report, "utf8")) as LaneReport))
+      // `finish` ran in onExit, so the report exists whenever the body succeeded
+      Effect.map(() => written!)
     )
   })

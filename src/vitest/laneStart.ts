@@ -38,10 +38,9 @@ const prepare = (held: Scope.Scope) => Effect.gen(function*() {
   yield* Scope.extend(DatabaseReset.protect(target), held)
   // 4. run id: WORKFLOW_LIVE_RUN_ID (CI, `workflow-live run`) or generated once here; workers and
   // subprocesses inherit it through the environment, `inject` gets it through `project.provide`.
-  // Leftovers of the same run ID (a killed CI attempt reusing it) are swept before any test starts.
+  // No sweep here: the reset just recreated the database, so no earlier run's rows can be left.
   const runId = yield* RunId.resolve
   process.env[RunId.variable] = runId
-  yield* Fixtures.onTarget(target, Fixtures.sweep(runId))
   return { target, runId }
 }).pipe(Effect.provide(WorkflowLiveConfig.layerConfig))
 
