@@ -7,15 +7,29 @@
  */
 import { Config, Context, Duration, Effect, Layer, Option, Redacted } from "effect"
 import type { ConfigError } from "effect/ConfigError"
+import {
+  confirmDropVariable,
+  developmentDsnVariable,
+  dsnVariable,
+  lockTimeoutVariable,
+  migrationsDirectoryVariable,
+  onMissingVariable,
+  reportDirVariable
+} from "./internal/variables.js"
 
-/** The variable the lane reads its DSN from (and the only one). */
-export const dsnVariable = "TENDERBOT_WORKFLOW_DB_DSN"
+export {
+  confirmDropVariable,
+  developmentDsnVariable,
+  dsnVariable,
+  lockTimeoutVariable,
+  migrationsDirectoryVariable,
+  onMissingVariable,
+  reportDirVariable,
+  workflowDatabase
+} from "./internal/variables.js"
 
-/** The development DSN variable, never read as a DSN: only noticed, to explain why it is not used. */
-export const developmentDsnVariable = "TENDERBOT_DB_DSN"
 
-/** The one database the lane may reset. */
-export const workflowDatabase = "tenderbot_workflow_test"
+
 
 /** Everything the lane reads from its environment. */
 export interface WorkflowLiveConfig {
@@ -33,14 +47,8 @@ export interface WorkflowLiveConfig {
   readonly lockTimeout: Duration.Duration
 }
 
-/** The variable that confirms dropping an unmarked workflow database that holds data. */
-export const confirmDropVariable = "WORKFLOW_LIVE_CONFIRM_DROP"
 
-/** The variable naming the migrations directory. */
-export const migrationsDirectoryVariable = "WORKFLOW_LIVE_MIGRATIONS_DIR"
 
-/** The variable bounding the wait for the reset lock. */
-export const lockTimeoutVariable = "WORKFLOW_LIVE_LOCK_TIMEOUT"
 
 /** The default bound on the wait for the reset lock. */
 export const defaultLockTimeout: Duration.Duration = Duration.seconds(60)
@@ -119,8 +127,6 @@ export const layer = (options: {
 /** The contract read from the environment. */
 export const layerConfig: Layer.Layer<WorkflowLiveConfig, ConfigError> = Layer.effect(WorkflowLiveConfig, make)
 
-/** The setting that decides what missing env variables and unreachable external APIs do to the lane. */
-export const onMissingVariable = "WORKFLOW_LIVE_ON_MISSING"
 
 /** `fail` (the default) fails the lane and lists every problem; `skip` reports the whole lane as skipped. */
 export type OnMissing = "fail" | "skip"
@@ -131,8 +137,6 @@ export const onMissingValues: ReadonlyArray<OnMissing> = ["fail", "skip"]
 /** The raw on-missing setting: Preflight validates it, so a typo is reported alongside every other problem. */
 export const onMissing: Config.Config<Option.Option<string>> = optionalNonEmpty(onMissingVariable)
 
-/** The directory preflight writes its JSON report to (default `.workflow-live` under the working directory). */
-export const reportDirVariable = "WORKFLOW_LIVE_REPORT_DIR"
 
 /** The raw report directory setting. */
 export const reportDir: Config.Config<Option.Option<string>> = optionalNonEmpty(reportDirVariable)

@@ -4,7 +4,7 @@
  * On SIGINT/SIGTERM the fiber is interrupted: Vitest is cancelled and closed, then the run's records
  * are swept, before the process exits.
  */
-import { Cause, Clock, Console, Data, Duration, Effect, Exit } from "effect"
+import { Cause, Clock, Console, Data, Duration, Effect, Exit, Option } from "effect"
 import { appendFileSync, mkdirSync, writeFileSync } from "node:fs"
 import { join, resolve } from "node:path"
 import type { TestCase, TestModule, Vitest } from "vitest/node"
@@ -255,6 +255,8 @@ export const run = (options: RunOptions): Effect.Effect<LaneReport, LaneRunError
     let runId = ""
     let skipReason: string | null = null
     let written: LaneReport | undefined
+    let protection: DatabaseReset.Protection | undefined
+    let protectionLost = false
 
     const finish = (outcome: LaneReport["outcome"]): LaneReport => {
       const report: LaneReport = {
@@ -298,16 +300,22 @@ export const run = (options: RunOptions): Effect.Effect<LaneReport, LaneRunError
       runId = resolvedRunId
       process.env[RunId.variable] = runId
 
-      target = yield* phase(
+      // a DSN that is not set is a missing variable like the others: preflight's verdict decides (skip or fail)
+      const guarded = yield* phase(
         phases,
         "guard",
         DsnGuard.make().pipe(
           Effect.provide(WorkflowLiveConfig.layerConfig),
+          Effect.map((t): Option.Option<DsnGuard.VerifiedTarget> => Option.some(t)),
+          Effect.catchIf((e) => e._tag === "DsnGuardError" && e.reason === "missing-dsn", () => Effect.succeedNone),
           Effect.mapError((e) => new LaneRunError({ phase: "guard", detail: e.message }))
         ),
-        (t) => `${t.database} on ${t.host}:${t.port}`
+        Option.match({
+          onNone: () => `${WorkflowLiveConfig.dsnVariable} is not set (a missing variable: preflight decides)`,
+          onSome: (t: DsnGuard.VerifiedTarget) => `${t.database} on ${t.host}:${t.port}`
+        })
       )
-      const verifiedTarget = target
+      target = Option.getOrUndefined(guarded)
 
       const report = yield* phase(
         phases,
@@ -336,38 +344,46 @@ export const run = (options: RunOptions): Effect.Effect<LaneReport, LaneRunError
       if (report.verdict === "skip") {
         skipReason = report.skipReason ?? "skipped by preflight"
         phases[phases.length - 1] = { ...phases[phases.length - 1]!, status: "skip" }
+        if (target === undefined) phases[phases.length - 2] = { ...phases[phases.length - 2]!, status: "skip" }
+      } else if (target === undefined) {
+        return yield* new LaneRunError({ phase: "guard", detail: `${WorkflowLiveConfig.dsnVariable} is not set` })
       } else {
-        yield* phase(
+        const verifiedTarget = target
+        const reset = yield* phase(
           phases,
           "reset",
-          DatabaseReset.fromConfig(verifiedTarget).pipe(
+          // the reset's lock stays held (shared) until the lane ends: another lane's reset waits instead of
+          // dropping the database under these tests, and losing it fails the lane (see `lost` below)
+          DatabaseReset.protectFromConfig(verifiedTarget).pipe(
             Effect.provide(WorkflowLiveConfig.layerConfig),
             Effect.mapError((e) => new LaneRunError({ phase: "reset", detail: e.message }))
           ),
-          (r) =>
+          ({ result: r }) =>
             `${r.mode === "warm" ? `cloned ${r.template}` : "created"}, ${r.applied.length} migration(s) applied` +
             (r.terminated.length === 0 ? "" : `, ${r.terminated.length} session(s) terminated`)
         )
-        // until the lane ends, another lane's reset on this server waits instead of dropping our database
-        yield* DatabaseReset.protect(verifiedTarget).pipe(
-          Effect.mapError((e) => new LaneRunError({ phase: "reset", detail: e.message }))
-        )
+        protection = reset.protection
       }
 
       markPrepared({ runId, skipReason })
       process.env.WORKFLOW_LIVE_LANE = "1"
 
+      // the tests run only while the lane holds its lock: losing it cancels them and fails the lane
+      const lost = protection === undefined ? Effect.never : protection.lost.pipe(
+        Effect.tapError(() => Effect.sync(() => (protectionLost = true))),
+        Effect.mapError((e) => new LaneRunError({ phase: "tests", detail: e.message }))
+      )
       tests = yield* phase(
         phases,
         "tests",
-        runVitest(options.vitestArgs, files.junit),
+        Effect.raceFirst(runVitest(options.vitestArgs, files.junit), lost),
         (s) => {
           const calls = totalCalls(s)
           return `${s.passed} passed, ${s.failed} failed, ${s.skipped} skipped, ${calls} external call(s)`
         }
       )
       const verified = target
-      if (skipReason === null) yield* phase(
+      if (skipReason === null && verified !== undefined) yield* phase(
         phases,
         "leak check",
         Fixtures.onTarget(verified, Fixtures.leaks(resolvedRunId)).pipe(
@@ -404,8 +420,8 @@ export const run = (options: RunOptions): Effect.Effect<LaneReport, LaneRunError
       Effect.onExit((exit) =>
         Effect.gen(function*() {
           const interrupted = Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)
-          if (interrupted && target !== undefined && runId !== "") {
-            // Vitest skips finalizers on a signal: remove what the interrupted tests left
+          if ((interrupted || protectionLost) && target !== undefined && runId !== "") {
+            // Vitest skips finalizers on a signal (and cancelled tests may not finish theirs): remove what they left
             yield* phase(
               phases,
               "sweep",

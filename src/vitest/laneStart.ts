@@ -32,17 +32,37 @@ const prepare = (held: Scope.Scope) => Effect.gen(function*() {
   // 1. guard: refuse a wrong DSN before anything connects
   const target = yield* DsnGuard.make()
   // 2. preflight: already run (see `preflight` above), before this step
-  // 3. reset: drop, create or clone, migrate, identity; on the target verified in step 1
-  yield* DatabaseReset.fromConfig(target, { onStep: (step) => Effect.sync(() => process.stderr.write(`${DatabaseReset.renderStep(step)}\n`)) })
-  // held until the teardown: another lane's reset waits instead of dropping the database under the tests
-  yield* Scope.extend(DatabaseReset.protect(target), held)
+  // 3. reset: drop, create or clone, migrate, identity; on the target verified in step 1. Its lock stays
+  // held (shared) until the teardown: another lane's reset waits instead of dropping the database under
+  // the tests; if the lock is lost, the run is cancelled and fails
+  const { protection } = yield* Scope.extend(
+    DatabaseReset.protectFromConfig(target, {
+      onStep: (step) => Effect.sync(() => process.stderr.write(`${DatabaseReset.renderStep(step)}\n`))
+    }),
+    held
+  )
   // 4. run id: WORKFLOW_LIVE_RUN_ID (CI, `workflow-live run`) or generated once here; workers and
   // subprocesses inherit it through the environment, `inject` gets it through `project.provide`.
   // No sweep here: the reset just recreated the database, so no earlier run's rows can be left.
   const runId = yield* RunId.resolve
   process.env[RunId.variable] = runId
-  return { target, runId }
+  return { target, runId, protection }
 }).pipe(Effect.provide(WorkflowLiveConfig.layerConfig))
+
+/** When the lane's lock is lost mid-run: say so loudly, cancel the run, fail it. */
+const onProtectionLost = (project: TestProject, protection: DatabaseReset.Protection, held: Scope.Scope) =>
+  Effect.runSync(Effect.forkIn(
+    protection.lost.pipe(
+      Effect.catchAll((error) =>
+        Effect.promise(async () => {
+          process.stderr.write(`\nworkflow-live: the lane stops.\n\n${error.message}\n\n`)
+          process.exitCode = 1
+          await project.vitest.cancelCurrentRun("test-failure")
+        })
+      )
+    ),
+    held
+  ))
 
 /** Runs the whole start; returns the teardown (the leak check). Exits the process on failure. */
 export const start = async (project: TestProject): Promise<() => Promise<void>> => {
@@ -64,8 +84,9 @@ export const start = async (project: TestProject): Promise<() => Promise<void>> 
     process.stderr.write(`\nworkflow-live: the lane did not start.\n\n${renderCause(exit.cause)}\n\n`)
     process.exit(1)
   }
-  const { target, runId } = exit.value
+  const { protection, runId, target } = exit.value
   project.provide(RunId.provideKey, runId)
+  onProtectionLost(project, protection, held)
   return async () => {
     await Effect.runPromise(Scope.close(held, Exit.void))
     // leak check: a row still carrying this run's keys fails the lane, naming table and count
