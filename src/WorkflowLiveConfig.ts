@@ -16,6 +16,7 @@ import {
   onMissingVariable,
   reportDirVariable
 } from "./internal/variables.js"
+import * as Variables from "./internal/variables.js"
 
 export {
   confirmDropVariable,
@@ -27,9 +28,6 @@ export {
   reportDirVariable,
   workflowDatabase
 } from "./internal/variables.js"
-
-
-
 
 /** Everything the lane reads from its environment. */
 export interface WorkflowLiveConfig {
@@ -129,10 +127,10 @@ export const layerConfig: Layer.Layer<WorkflowLiveConfig, ConfigError> = Layer.e
 
 
 /** `fail` (the default) fails the lane and lists every problem; `skip` reports the whole lane as skipped. */
-export type OnMissing = "fail" | "skip"
+export type OnMissing = Variables.OnMissing
 
 /** Every accepted value of `WORKFLOW_LIVE_ON_MISSING`; anything else is itself an error. */
-export const onMissingValues: ReadonlyArray<OnMissing> = ["fail", "skip"]
+export const onMissingValues: ReadonlyArray<OnMissing> = Variables.onMissingValues
 
 /** The raw on-missing setting: Preflight validates it, so a typo is reported alongside every other problem. */
 export const onMissing: Config.Config<Option.Option<string>> = optionalNonEmpty(onMissingVariable)

@@ -24,6 +24,12 @@ export const lockTimeoutVariable = "WORKFLOW_LIVE_LOCK_TIMEOUT"
 /** The setting that decides what missing env variables and unreachable external APIs do to the lane. */
 export const onMissingVariable = "WORKFLOW_LIVE_ON_MISSING"
 
+/** Every accepted value of `WORKFLOW_LIVE_ON_MISSING`; anything else is itself an error. */
+export const onMissingValues = ["fail", "skip"] as const
+
+/** `fail` (the default) fails the lane and lists every problem; `skip` reports the whole lane as skipped. */
+export type OnMissing = typeof onMissingValues[number]
+
 /** The directory preflight writes its JSON report to (default `.workflow-live` under the working directory). */
 export const reportDirVariable = "WORKFLOW_LIVE_REPORT_DIR"
 
