@@ -9,6 +9,11 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
 import { ensureSentinels, fingerprint, withClient } from "../support/sentinels.js"
+import * as TestDatabase from "../support/testDatabase.js"
+
+const workflowDsn = TestDatabase.url("tenderbot_workflow_test")
+// a DSN with a password in it, to prove the password never shows
+const secretDsn = TestDatabase.url("tenderbot_workflow_test", { password: TestDatabase.secret })
 
 const dir = mkdtempSync(join(tmpdir(), "wl-signals-"))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
@@ -62,7 +67,7 @@ const interruptedLane = async (signal: "SIGINT" | "SIGTERM", toGroup: boolean) =
   const runId = `sig_${signal.toLowerCase()}_${process.pid}`
   const ready = join(dir, `${runId}.ready`)
   const probe = await startProbe(["run", "--stand-ins", "--report-dir", join(dir, runId)], {
-    TENDERBOT_WORKFLOW_DB_DSN: "postgres://postgres:S3cretPw@127.0.0.1:5432/tenderbot_workflow_test",
+    TENDERBOT_WORKFLOW_DB_DSN: secretDsn,
     WORKFLOW_LIVE_RUN_ID: runId
   }, ready)
   const during = await rowsOfRun(runId)
@@ -91,7 +96,7 @@ describe("workflow-live run", () => {
     const { code, output } = await lane(
       ["--stand-ins", "--report-dir", reportDir, "--", "-t", "matches new tenders"],
       {
-        TENDERBOT_WORKFLOW_DB_DSN: "postgres://postgres:S3cretPw@127.0.0.1:5432/tenderbot_workflow_test",
+        TENDERBOT_WORKFLOW_DB_DSN: secretDsn,
         WORKFLOW_LIVE_RUN_ID: "it_reports",
         GITHUB_STEP_SUMMARY: summaryFile
       }
@@ -121,14 +126,14 @@ describe("workflow-live run", () => {
     expect(junit).toContain("matches new tenders")
     expect(readFileSync(summaryFile, "utf8")).toContain("### workflow-live: passed")
     for (const text of [output, junit, JSON.stringify(report), readFileSync(summaryFile, "utf8")]) {
-      expect(text).not.toContain("S3cretPw")
+      expect(text).not.toContain(TestDatabase.secret)
     }
   }, 120_000)
 
   it("a failing phase is named, exits 1, and the report says failed", async () => {
     const reportDir = join(dir, "reports-fail")
     const { code, output } = await lane(["--report-dir", reportDir], {
-      TENDERBOT_WORKFLOW_DB_DSN: "postgres://postgres@127.0.0.1:5432/tenderbot_workflow_test",
+      TENDERBOT_WORKFLOW_DB_DSN: workflowDsn,
       TENDERBOT_LLM_BASE_URL: undefined,
       TENDERBOT_LLM_API_KEY: undefined,
       TENDERBOT_TENDERS_API_URL: undefined,
@@ -153,7 +158,7 @@ describe("workflow-live run interrupted mid-test", () => {
     expect(r.code, r.output).toBe(130)
     expect(r.output).toMatch(/sweep\s.*removed \d+ row\(s\) of run/)
     expect(r.after, r.output).toBe(0)
-    expect(r.output).not.toContain("S3cretPw")
+    expect(r.output).not.toContain(TestDatabase.secret)
     expect(await fingerprint()).toEqual(before)
   }, 150_000)
 
@@ -171,7 +176,7 @@ describe("a second lane on the same server", () => {
   it("its reset waits for the lane running tests, then fails naming it; the first lane's rows survive", async () => {
     const runId = `busy_${process.pid}`
     const probe = await startProbe(["run", "--stand-ins", "--report-dir", join(dir, runId)], {
-      TENDERBOT_WORKFLOW_DB_DSN: "postgres://postgres@127.0.0.1:5432/tenderbot_workflow_test",
+      TENDERBOT_WORKFLOW_DB_DSN: workflowDsn,
       WORKFLOW_LIVE_RUN_ID: runId
     }, join(dir, `${runId}.ready`))
     try {
@@ -181,7 +186,7 @@ describe("a second lane on the same server", () => {
           env: {
             ...process.env,
             NO_COLOR: "1",
-            TENDERBOT_WORKFLOW_DB_DSN: "postgres://postgres@127.0.0.1:5432/tenderbot_workflow_test",
+            TENDERBOT_WORKFLOW_DB_DSN: workflowDsn,
             WORKFLOW_LIVE_LOCK_TIMEOUT: "2 seconds"
           },
           stdio: ["ignore", "pipe", "pipe"]
