@@ -94,7 +94,7 @@ describe("Preflight (no I/O)", () => {
   })
 
   it("the README lists every row reason under Preflight", () => {
-    const readme = readFileSync("README.md", "utf8")
+    const readme = readFileSync("docs/troubleshooting.md", "utf8")
     const section = readme.slice(readme.indexOf("### Preflight (`PreflightError`)"))
     for (const reason of Preflight.reasons) expect(section, reason).toContain(`| \`${reason}\` |`)
   })
