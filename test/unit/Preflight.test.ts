@@ -124,7 +124,7 @@ describe("Preflight (no I/O)", () => {
     expect(Preflight.decide([row("pass"), row("skipped", "not-checked")], "skip").verdict).toBe("pass")
   })
 
-  it("the troubleshooting page lists every row reason under Preflight", () => {
+  it("docs/troubleshooting.md lists every row reason under Preflight", () => {
     const readme = readFileSync("docs/troubleshooting.md", "utf8")
     const section = readme.slice(readme.indexOf("### Preflight (`PreflightError`)"))
     for (const reason of Preflight.reasons) expect(section, reason).toContain(`| \`${reason}\` |`)
