@@ -149,8 +149,11 @@ const explanations: { readonly [R in ResetReason]: (f: MessageFields) => Explain
   }),
   "migration-failed": (f) => ({
     what: `migration ${f.file} failed.`,
-    why: `the schema could not be built. Nothing was half-applied: after the Migrator's transaction was rolled ` +
-      `back, \`${f.database}\` holds no object at all, and no template was kept for this set of migrations.`,
+    why: `the schema could not be built. ` + (f.found === ""
+      ? `Nothing was half-applied: after the Migrator's transaction was rolled back, \`${f.database}\` holds ` +
+        `nothing of the batch. `
+      : `The Migrator's transaction was rolled back; what \`${f.database}\` holds now could not be checked. `) +
+      `No template was kept for this set of migrations.`,
     fix: `correct ${f.subject} and ${rerun}.`
   }),
   "migration-half-applied": (f) => ({
