@@ -8,12 +8,23 @@ import { join } from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
 import * as Cli from "../support/cli.js"
 import { laneDsn, probeConfig, readReport, rowsOfRun } from "../support/lane.js"
-import { ensureSentinels, fingerprint } from "../support/sentinels.js"
+import { ensureSentinels, fingerprint, withClient } from "../support/sentinels.js"
 
 const dir = mkdtempSync(join(tmpdir(), "wl-lane-run-"))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
 const SECRET = "S3cretPw"
+
+// a killed lane's sessions end when the server notices; until then its lock still looks held
+const waitForNoLane = async () => {
+  for (let i = 0; i < 50; i++) {
+    const lanes = await withClient("postgres", (c) =>
+      c.query("SELECT 1 FROM pg_stat_activity WHERE application_name LIKE 'workflow-live lane running tests%'"))
+    if (lanes.rowCount === 0) return
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  throw new Error("the killed lane's session is still there after 5 s")
+}
 
 // Starts a lane on the hanging probe and waits until the probe holds its fixtures.
 const startProbe = async (args: ReadonlyArray<string>, env: Record<string, string>, ready: string) => {
@@ -132,6 +143,43 @@ describe("workflow-live run interrupted mid-test", () => {
     expect(report.outcome).toBe("interrupted")
     expect(report.exitCode).toBe(143)
     expect(report.swept).not.toBeNull()
+  }, 150_000)
+})
+
+describe("after a lane was killed", () => {
+  it("the next run's reset says what it removed: the dead run's ID, tables and counts", async () => {
+    const runId = `killed_${process.pid}`
+    const probe = await startProbe(["run", "--stand-ins", "--report-dir", join(dir, runId)], {
+      TENDERBOT_WORKFLOW_DB_DSN: laneDsn(),
+      WORKFLOW_LIVE_RUN_ID: runId
+    }, join(dir, `${runId}.ready`))
+    probe.kill("SIGKILL", true)
+    await probe.exited
+    expect(await rowsOfRun(runId), "a killed lane cannot sweep").toBe(3)
+    await waitForNoLane()
+    const reportDir = join(dir, `${runId}_next`)
+    const next = await Cli.workflowLive(
+      ["run", "--stand-ins", "--report-dir", reportDir, "--", "--config", probeConfig, "passing"],
+      { env: { TENDERBOT_WORKFLOW_DB_DSN: laneDsn(), WORKFLOW_LIVE_RUN_ID: "after_kill" } }
+    )
+    expect(next.code, next.output).toBe(0)
+    expect(next.output).toMatch(
+      new RegExp(`✓ reset .*; removed what run ${runId} left: alert_profiles 1, customers 1, tenders 1`)
+    )
+    expect(next.output).toContain(`removed at reset, left by run ${runId}: alert_profiles 1, customers 1, tenders 1`)
+    expect(readReport(reportDir).earlier).toEqual({ runId, rows: { customers: 1, alert_profiles: 1, tenders: 1 } })
+    expect(await rowsOfRun(runId)).toBe(0)
+  }, 150_000)
+
+  it("a run after a clean one reports nothing removed", async () => {
+    const reportDir = join(dir, "after_clean")
+    const next = await Cli.workflowLive(
+      ["run", "--stand-ins", "--report-dir", reportDir, "--", "--config", probeConfig, "passing"],
+      { env: { TENDERBOT_WORKFLOW_DB_DSN: laneDsn(), WORKFLOW_LIVE_RUN_ID: "after_clean" } }
+    )
+    expect(next.code, next.output).toBe(0)
+    expect(next.output).not.toContain("removed what run")
+    expect(readReport(reportDir).earlier).toBeNull()
   }, 150_000)
 })
 

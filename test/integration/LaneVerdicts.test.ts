@@ -122,6 +122,34 @@ describe("the lane fails when its tests did not all run and pass", () => {
   }, 120_000)
 })
 
+describe("the leak check sees everything the run wrote", () => {
+  it("rows a workflow writes under its own ids (no fixture key) are named by the leak check and swept", async () => {
+    const run = await lane("unkeyed-rows", ["unkeyed-rows"])
+    expectFailedEverywhere(run, "leak check")
+    expect(run.report.tests).toMatchObject({ passed: 1, failed: 0 })
+    expect(run.report.leaks).toEqual({ tenders: 2 })
+    expect(run.report.swept).toEqual({ tenders: 2 })
+    expect(phaseOf(run, "tests")?.status).toBe("pass")
+    expect(phaseOf(run, "sweep")).toMatchObject({ status: "pass", detail: "removed tenders 2" })
+    expect(run.output).toMatch(/✗ leak check .*left behind by this run: tenders 2/)
+    expect(run.output).toContain("fixtures.adopt")
+    for (const markdown of [run.summary, run.stepSummary]) expect(markdown).toContain("**Left behind by this run:** tenders 2")
+    expect(await rowsPerTable()).toMatchObject({ tenders: 0, customers: 0 })
+  }, 120_000)
+})
+
+describe("live suites run on the real clock", () => {
+  it("a suite written as the README shows, whose workflow retries, sleeps and times out, passes in real time", async () => {
+    const run = await lane("real-clock", ["real-clock"])
+    expect(run.code, run.output).toBe(0)
+    expect(run.report.outcome).toBe("passed")
+    const [test] = run.report.tests!.cases
+    expect(test).toMatchObject({ state: "passed", name: "real clock > a workflow that retries, sleeps and times out finishes in real time" })
+    expect(test!.durationMs).toBeGreaterThanOrEqual(500)
+    expect(test!.durationMs).toBeLessThan(5_000)
+  }, 120_000)
+})
+
 describe("Vitest arguments are checked before anything runs", () => {
   it("a misspelled option is refused, naming it, with no reset and no stack", async () => {
     const reportDir = join(dir, "misspelled")
