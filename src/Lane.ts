@@ -308,7 +308,7 @@ const verdict = (lane: Lane, outcome: TestsOutcome, snap: Snapshot): Effect.Effe
     case "Interrupted": {
       const running = outcome.tests?.running ?? []
       const detail = `interrupted by ${outcome.signal ?? "a signal"}` +
-        (running.length === 0 ? "" : `; running: ${running.join(", ")}`)
+        (running.length === 0 ? " (no test was running)" : `; running: ${running.join(", ")}`)
       return record(lane, { name: "tests", status: "fail", ms: outcome.ms, detail })
     }
     case "Failed":
@@ -463,3 +463,11 @@ export const finish = (lane: Lane, tests: TestsOutcome): Effect.Effect<LaneRepor
     const cleaned = yield* cleanUp(lane, tests, yield* snapshot(lane))
     return yield* report(lane, tests, cleaned)
   })
+
+/**
+ * One pass of a lane in watch mode: the same verdict, leak check, sweep and report as {@link finish}, on a
+ * copy of the prepared lane, which stays prepared (reset once, protected) for the next pass.
+ */
+export const pass = (lane: Lane, tests: TestsOutcome): Effect.Effect<LaneReport.Report> =>
+  Effect.flatMap(Ref.get(lane.state), (prepared) =>
+    Effect.flatMap(Ref.make(prepared), (state) => finish({ ...lane, state }, tests)))
