@@ -9,11 +9,13 @@ import { afterAll, describe, expect, it } from "vitest"
 import * as Cli from "../support/cli.js"
 import { laneDsn, probeConfig, readReport, rowsOfRun, rowsPerTable } from "../support/lane.js"
 import { ensureSentinels, fingerprint, withClient } from "../support/sentinels.js"
+import * as TestDatabase from "../support/testDatabase.js"
 
 const dir = mkdtempSync(join(tmpdir(), "wl-lane-run-"))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
-const SECRET = "S3cretPw"
+// the server's own password when it has one (so password auth works), else one trust auth ignores
+const SECRET = TestDatabase.secret
 
 // a killed lane's sessions end when the server notices; until then its lock still looks held
 const waitForNoLane = async () => {

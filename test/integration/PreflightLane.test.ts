@@ -10,9 +10,10 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect } from "effect"
 import * as HttpServer from "../support/httpServer.js"
+import * as TestDatabase from "../support/testDatabase.js"
 
 const apiKey = "sk-live-Lane9TopSecretKey"
-const dsnPassword = "S3cretPw"
+const dsnPassword = TestDatabase.secret
 
 interface Ran {
   readonly code: number | null
@@ -56,7 +57,7 @@ describe("workflow-live preflight (CLI)", () => {
       // the CLI checks the lane's own database name, so this run only proves the table and the exit code
       // with a DSN the guard accepts; the workflow database is only read (identity), never written
       const ran = yield* runProcess("node", ["bin/workflow-live.js", "preflight"], {
-        TENDERBOT_WORKFLOW_DB_DSN: `postgres://postgres:${dsnPassword}@127.0.0.1:5432/tenderbot_workflow_test`,
+        TENDERBOT_WORKFLOW_DB_DSN: TestDatabase.url("tenderbot_workflow_test", { password: dsnPassword }),
         TENDERBOT_LLM_BASE_URL: llm.url,
         TENDERBOT_LLM_API_KEY: apiKey,
         TENDERBOT_TENDERS_API_URL: tenders.url,
@@ -74,7 +75,7 @@ describe("workflow-live preflight (CLI)", () => {
       const closed = yield* Effect.promise(() => HttpServer.freePort())
       const dir = mkdtempSync(join(tmpdir(), "wl-preflight-cli-"))
       const ran = yield* runProcess("node", ["bin/workflow-live.js", "preflight"], {
-        TENDERBOT_WORKFLOW_DB_DSN: `postgres://postgres:${dsnPassword}@127.0.0.1:5432/tenderbot_test`,
+        TENDERBOT_WORKFLOW_DB_DSN: TestDatabase.url("tenderbot_test", { password: dsnPassword }),
         TENDERBOT_LLM_BASE_URL: "not a url",
         TENDERBOT_LLM_API_KEY: apiKey,
         TENDERBOT_TENDERS_API_URL: `http://127.0.0.1:${closed}`,
@@ -106,7 +107,8 @@ describe("the live lane under WORKFLOW_LIVE_ON_MISSING", () => {
         WORKFLOW_LIVE_REPORT_DIR: dir
       })
       const output = `${ran.stdout}\n${ran.stderr}`
-      expect(output).toContain("the lane is SKIPPED")
+      expect(output).toContain("The lane is SKIPPED")
+      expect(output).toMatch(/^\s*SKIPPED {2}0 passed, 0 failed/m)
       expect(output).toContain("env TENDERBOT_WORKFLOW_DB_DSN: not set")
       expect(output).toContain("env TENDERBOT_LLM_BASE_URL: not set")
       expect(output).toContain("http tenders")
@@ -121,16 +123,20 @@ describe("the live lane under WORKFLOW_LIVE_ON_MISSING", () => {
       const dir = mkdtempSync(join(tmpdir(), "wl-preflight-lane-"))
       const ran = yield* lane({
         WORKFLOW_LIVE_ON_MISSING: "skip",
-        TENDERBOT_WORKFLOW_DB_DSN: `postgres://postgres:${dsnPassword}@127.0.0.1:5432/tenderbot_test`,
+        TENDERBOT_WORKFLOW_DB_DSN: TestDatabase.url("tenderbot_test", { password: dsnPassword }),
         TENDERBOT_LLM_API_KEY: apiKey,
         WORKFLOW_LIVE_REPORT_DIR: dir
       })
       const output = `${ran.stdout}\n${ran.stderr}`
       expect(ran.code).not.toBe(0)
-      expect(output).toContain("database guard [guard-refused]")
-      expect(output).toContain("cannot skip this")
-      expect(output).not.toContain("the lane is SKIPPED")
-      expectNoSecrets(output, reportOf(dir))
+      // the lane's guard phase refuses before preflight or anything else runs
+      expect(output).toMatch(/✗ guard .*refused \(unit-test-database\)/)
+      expect(output).toContain("the lane did not start")
+      expect(output).not.toMatch(/SKIPPED/i)
+      // preflight never ran, so it wrote no report; whatever the lane wrote holds no secret either
+      expect(existsSync(join(dir, "preflight.json"))).toBe(false)
+      const written = ["report.json", "summary.md"].map((f) => join(dir, f)).filter(existsSync)
+      expectNoSecrets(output, ...written.map((f) => readFileSync(f, "utf8")))
     }))
 
   it.scopedLive("an unknown policy value is itself an error", () =>

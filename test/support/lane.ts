@@ -11,12 +11,9 @@ export const workflowDatabase = "tenderbot_workflow_test"
 /** The Vitest config of the probe suites (test/support/lane/*.live.ts). */
 export const probeConfig = "test/support/lane/vitest.config.ts"
 
-/** A DSN for the workflow database on the test server, with a password when given (trust auth ignores it). */
-export const laneDsn = (password?: string): string => {
-  const url = new URL(`${TestDatabase.server}/${workflowDatabase}`)
-  if (password !== undefined) url.password = password
-  return url.toString()
-}
+/** A DSN for the workflow database on the test server; `password` replaces the server's own when given. */
+export const laneDsn = (password?: string): string =>
+  TestDatabase.url(workflowDatabase, password === undefined ? {} : { password })
 
 /** The report.json a lane wrote to `dir`. */
 export const readReport = (dir: string): LaneReport.Report =>

@@ -93,7 +93,7 @@ describe("Preflight (no I/O)", () => {
     expect(Preflight.skippableReasons).not.toContain("unauthorized")
   })
 
-  it("the README lists every row reason under Preflight", () => {
+  it("docs/troubleshooting.md lists every row reason under Preflight", () => {
     const readme = readFileSync("docs/troubleshooting.md", "utf8")
     const section = readme.slice(readme.indexOf("### Preflight (`PreflightError`)"))
     for (const reason of Preflight.reasons) expect(section, reason).toContain(`| \`${reason}\` |`)
