@@ -21,8 +21,10 @@ const root = Command.make("workflow-live").pipe(
 
 const cli = Command.run(root, { name: "workflow-live", version: "0.1.0" })
 
+// `on`, not `once`: a Ctrl-C through `npx mise run` arrives more than once (from the terminal and forwarded by
+// mise), and a second one with no listener left would kill the process mid-cleanup
 let signal: NodeJS.Signals | undefined
-for (const s of ["SIGINT", "SIGTERM"] as const) process.once(s, () => (signal = s))
+for (const s of ["SIGINT", "SIGTERM"] as const) process.on(s, () => (signal ??= s))
 
 const program = cli(argv).pipe(
   Effect.provide(NodeContext.layer),

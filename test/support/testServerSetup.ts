@@ -1,0 +1,23 @@
+/**
+ * Global setup of the integration project: decides the run's PostgreSQL once (test/support/testServer.ts),
+ * prints which one, and publishes it as WORKFLOW_LIVE_TEST_SERVER to every test file and subprocess (Vitest
+ * starts its workers after global setups, with this process's environment). A throwaway server is stopped
+ * and removed at teardown; if Vitest exits without teardown (Ctrl-C), its watchdog removes it.
+ */
+import { Cause, Effect, Exit, Redacted, Scope } from "effect"
+import { renderCause } from "../../src/internal/render.js"
+import * as TestServer from "./testServer.js"
+
+export default async function setup(): Promise<() => Promise<void>> {
+  const scope = Effect.runSync(Scope.make())
+  const exit = await Effect.runPromiseExit(TestServer.acquire().pipe(Scope.extend(scope)))
+  if (Exit.isFailure(exit)) {
+    await Effect.runPromise(Scope.close(scope, exit))
+    // Vitest prints "No test files found" before a global setup's error: say what really happened first
+    process.stderr.write(`\n${renderCause(exit.cause)}\n\n`)
+    throw new Error(Cause.isFailType(exit.cause) ? exit.cause.error.message.split("\n")[0] : "the test server could not be set up")
+  }
+  process.env[TestServer.variable] = Redacted.value(exit.value.url)
+  console.log(`Test server: ${exit.value.description}`)
+  return () => Effect.runPromise(Scope.close(scope, Exit.void))
+}
