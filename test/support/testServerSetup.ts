@@ -4,7 +4,7 @@
  * starts its workers after global setups, with this process's environment). A throwaway server is stopped
  * and removed at teardown; if Vitest exits without teardown (Ctrl-C), its watchdog removes it.
  */
-import { Cause, Effect, Exit, Redacted, Scope } from "effect"
+import { Effect, Exit, Redacted, Scope } from "effect"
 import { renderCause } from "../../src/internal/render.js"
 import * as TestServer from "./testServer.js"
 
@@ -13,9 +13,10 @@ export default async function setup(): Promise<() => Promise<void>> {
   const exit = await Effect.runPromiseExit(TestServer.acquire().pipe(Scope.extend(scope)))
   if (Exit.isFailure(exit)) {
     await Effect.runPromise(Scope.close(scope, exit))
-    // Vitest prints "No test files found" before a global setup's error: say what really happened first
+    // a thrown error would come after Vitest's "No test files found" and with a stack: the message is the
+    // whole story, so it is all that is printed
     process.stderr.write(`\n${renderCause(exit.cause)}\n\n`)
-    throw new Error(Cause.isFailType(exit.cause) ? exit.cause.error.message.split("\n")[0] : "the test server could not be set up")
+    process.exit(1)
   }
   process.env[TestServer.variable] = Redacted.value(exit.value.url)
   console.log(`Test server: ${exit.value.description}`)
