@@ -23,8 +23,8 @@ export default defineConfig({
           name: "unit",
           include: ["test/unit/**/*.test.ts"],
           environment: "node",
-          // the fast loop: worker threads that keep their module graph between unit files (see poolOptions
-          // below) instead of re-importing Effect for each file. The files stay independent: no I/O, and
+          // the fast loop: worker threads that keep their module graph between unit files (poolOptions
+          // above) instead of re-importing Effect for each file. The files stay independent: no I/O, and
           // Vitest restores stubbed env vars, globals and mocks after every test
           pool: "threads",
           unstubEnvs: true,

@@ -16,7 +16,7 @@ import { alive, descendants, type Job, listening, start, waitFor, waitForFile } 
 const dir = mkdtempSync(join(tmpdir(), "wl-it-interrupts-"))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
-const probeArgs = ["--config", "test/support/sigint/vitest.config.ts"]
+const probeArgs = ["--config", "test/support/lane/vitest.config.ts", "test/support/lane/hang.live.ts"]
 
 /** `npx mise run <task> -- <args>` as a foreground job, on the probe suite that holds its fixtures forever. */
 const miseRun = (task: string, args: ReadonlyArray<string>, env: Record<string, string>, ready: string): Job =>

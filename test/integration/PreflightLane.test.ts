@@ -107,7 +107,8 @@ describe("the live lane under WORKFLOW_LIVE_ON_MISSING", () => {
         WORKFLOW_LIVE_REPORT_DIR: dir
       })
       const output = `${ran.stdout}\n${ran.stderr}`
-      expect(output).toContain("the lane is SKIPPED")
+      expect(output).toContain("The lane is SKIPPED")
+      expect(output).toMatch(/^\s*SKIPPED {2}0 passed, 0 failed/m)
       expect(output).toContain("env TENDERBOT_WORKFLOW_DB_DSN: not set")
       expect(output).toContain("env TENDERBOT_LLM_BASE_URL: not set")
       expect(output).toContain("http tenders")
@@ -128,10 +129,14 @@ describe("the live lane under WORKFLOW_LIVE_ON_MISSING", () => {
       })
       const output = `${ran.stdout}\n${ran.stderr}`
       expect(ran.code).not.toBe(0)
-      expect(output).toContain("database guard [guard-refused]")
-      expect(output).toContain("cannot skip this")
-      expect(output).not.toContain("the lane is SKIPPED")
-      expectNoSecrets(output, reportOf(dir))
+      // the lane's guard phase refuses before preflight or anything else runs
+      expect(output).toMatch(/✗ guard .*refused \(unit-test-database\)/)
+      expect(output).toContain("the lane did not start")
+      expect(output).not.toMatch(/SKIPPED/i)
+      // preflight never ran, so it wrote no report; whatever the lane wrote holds no secret either
+      expect(existsSync(join(dir, "preflight.json"))).toBe(false)
+      const written = ["report.json", "summary.md"].map((f) => join(dir, f)).filter(existsSync)
+      expectNoSecrets(output, ...written.map((f) => readFileSync(f, "utf8")))
     }))
 
   it.scopedLive("an unknown policy value is itself an error", () =>
