@@ -72,7 +72,7 @@ const duration = (name: string): Config.Config<Duration.Duration> =>
     Config.mapOrFail((raw) => {
       const decoded = /^\s*-/.test(raw) ? Option.none() : Duration.decodeUnknown(raw.trim())
       return Option.match(decoded, {
-        onNone: () => Either.left(InvalidData([name], `Expected a duration that is not negative, such as "60 seconds" or "500 millis", but received "${raw}"`)),
+        onNone: () => Either.left(InvalidData([], `Expected a duration that is not negative, such as "60 seconds" or "500 millis", but received "${raw}"`)),
         onSome: Either.right
       })
     })
