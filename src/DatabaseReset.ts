@@ -223,7 +223,7 @@ const openSession = (
     const run = ResetLock.runOn(yield* on("lock", ctx.maintenance)(sql.reserve))
     yield* ResetLock.keepSessionOpen(sql, run).pipe(on("lock", ctx.maintenance))
     const [row] = yield* run(sql<{ pid: number }>`SELECT pg_backend_pid() AS pid`).pipe(on("lock", ctx.maintenance))
-    return { sql, run, client: clients[clients.length - 1]!, pid: row?.pid ?? 0 }
+    return { sql, run, client: clients[clients.length - 1]!, pid: row?.pid ?? 0, locks: { exclusive: false } }
   })
 
 /** What an unmarked database holds, read on a connection to it; what cannot be read counts as something. */
@@ -373,6 +373,7 @@ const protectOn = (held: Held, ctx: Steps.Context, options: Options): Effect.Eff
   Effect.gen(function*() {
     const { run, sql } = held
     yield* ResetLock.downgrade(sql, run, ctx.database).pipe(on("protect", ctx.maintenance))
+    held.locks.exclusive = false
     yield* Effect.addFinalizer(() => Effect.ignore(ResetLock.releaseShared(sql, run, ctx.database)))
     const lost = yield* Deferred.make<never, DatabaseResetError>()
     const closed = Effect.raceFirst(

@@ -45,10 +45,12 @@ export class StepFailure extends Data.TaggedError("StepFailure")<{
   readonly code?: string | undefined
 }> {}
 
-/** The session the steps run on. */
+/** The session the steps run on, and which of the reset's locks it holds. */
 export interface Session {
   readonly sql: PgClient.PgClient
   readonly run: Run
+  /** Cleared when a lane turns the exclusive lock into a shared one, so the release does not repeat it. */
+  readonly locks: { exclusive: boolean }
 }
 
 /** The reset's reason for a classified connection or statement failure at `step`. */
@@ -96,7 +98,10 @@ export const lock = (
     const { run, sql } = session
     const [waited, outcome] = yield* Effect.timed(Effect.either(acquireExclusive(sql, run, ctx.database, timeout)))
     if (outcome._tag === "Right") {
-      yield* Effect.addFinalizer(() => Effect.ignore(releaseExclusive(sql, run, ctx.database)))
+      session.locks.exclusive = true
+      yield* Effect.addFinalizer(() =>
+        session.locks.exclusive ? Effect.ignore(releaseExclusive(sql, run, ctx.database)) : Effect.void
+      )
       return Duration.toMillis(waited)
     }
     const error = outcome.left
