@@ -203,7 +203,8 @@ export const reasons = [
   "unauthorized",
   "server-error",
   "unexpected-status",
-  "network-error"
+  "network-error",
+  "no-cassettes"
 ] as const
 
 /** Why a row did not pass. */
@@ -295,6 +296,11 @@ export interface Options {
   readonly onMissing?: WorkflowLiveConfig.OnMissing | undefined
   /** Overrides `WORKFLOW_LIVE_REPORT_DIR`; `false` writes no file. */
   readonly reportDir?: string | false | undefined
+  /**
+   * HTTP replay (`WORKFLOW_LIVE_HTTP=replay`): the APIs are answered from cassettes, so their variables
+   * are not required and they are not probed; each API row says how many cassettes there are.
+   */
+  readonly replay?: { readonly cassettes: number; readonly dir: string } | undefined
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -466,6 +472,22 @@ const httpCheck = (
   })
   return { check, kind: "http", run }
 }
+
+// replay answers the API from cassettes: nothing to probe, but no cassette at all is a wrong directory
+const replayCheck = (requirement: HttpRequirement, replay: { readonly cassettes: number; readonly dir: string }): Check => ({
+  check: `http ${requirement.name}`,
+  kind: "http",
+  run: Effect.succeed(
+    replay.cassettes > 0
+      ? pass(`replay: ${replay.cassettes} cassette(s) in ${replay.dir}, not probed`)
+      : fail(
+        "no-cassettes",
+        `replay: no cassette in ${replay.dir}`,
+        "record first (workflow-live run --http=record, or WORKFLOW_LIVE_HTTP=record), or point " +
+          "WORKFLOW_LIVE_CASSETTES at the directory that holds them"
+      )
+  )
+})
 
 const databaseProblem = (problem: ConnectionProblem): Reason => problem === "other" ? "database-error" : problem
 
@@ -824,20 +846,29 @@ export const check = (options: Options = {}): Effect.Effect<Report, ConfigError>
       })
     ]
 
-    const envChecks = spec.env.map((requirement) => envCheck(requirement, values.get(requirement.variable)!))
+    const replay = options.replay
+    const apiVariables = new Set(spec.http.flatMap((h) => [h.urlVariable, ...(h.auth === undefined ? [] : [h.auth.variable])]))
+    // in replay an API variable may be unset: the recorder gives the code under test a placeholder
+    const checkEnv = (requirement: EnvRequirement, value: Option.Option<string>): Check =>
+      replay !== undefined && apiVariables.has(requirement.variable) && Option.isNone(value)
+        ? { check: `env ${requirement.variable}`, kind: "env", run: Effect.succeed(pass("not set: not needed in replay")) }
+        : envCheck(requirement, value)
+    const envChecks = spec.env.map((requirement) => checkEnv(requirement, values.get(requirement.variable)!))
     // env checks are synchronous: their outcomes gate the HTTP probes (no URL, no probe)
     const envOutcomes = new Map<string, Outcome & { readonly value: Option.Option<string> }>()
     for (const variable of variables) {
       const requirement = spec.env.find((e) => e.variable === variable) ??
         { variable, required: true, secret: secretVariables.has(variable), description: variable, example: "..." }
-      const outcome = yield* envCheck(requirement, values.get(variable)!).run
+      const outcome = yield* checkEnv(requirement, values.get(variable)!).run
       envOutcomes.set(variable, { ...outcome, value: values.get(variable)! })
     }
 
     const rows = yield* Effect.scoped(Effect.gen(function*() {
       // a probe carries only what the spec says: no trace headers
       const client = HttpClient.withTracerPropagation(yield* HttpClient.HttpClient, false)
-      const httpChecks = spec.http.map((requirement) => httpCheck(requirement, envOutcomes, client))
+      const httpChecks = spec.http.map((requirement) =>
+        replay === undefined ? httpCheck(requirement, envOutcomes, client) : replayCheck(requirement, replay)
+      )
       const dbChecks = spec.database === undefined ? [] : yield* databaseChecks(
         spec.database,
         dsn,

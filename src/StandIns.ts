@@ -5,7 +5,9 @@
  * from a script (`examples/tender-alert/stand-ins.ts`).
  *
  * Both answer `GET /health` (200) and `GET /__stats` (the calls they received). The LLM stand-in
- * requires `Authorization: Bearer <key>` on every API route and answers 401 otherwise, like the real one.
+ * requires `Authorization: Bearer <key>` on every API route and answers 401 otherwise, like the real one;
+ * its chat completions name the model asked for and report OpenAI-style `usage`, so a run's cost ledger
+ * shows real token counts.
  */
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
@@ -92,6 +94,32 @@ export const summaryFor = (userMessage: string): string => {
   const title = lines.find((line) => line.startsWith("Title:"))?.slice(6).trim() ?? lines[0] ?? "a tender"
   const buyer = lines.find((line) => line.startsWith("Buyer:"))?.slice(6).trim()
   return `${title}${buyer === undefined ? "" : `, for ${buyer}`}.`
+}
+
+/** Tokens of a text by OpenAI's rule of thumb (about 4 characters a token); at least 1 for any text. */
+export const tokensOf = (text: string): number => text === "" ? 0 : Math.max(1, Math.round(text.length / 4))
+
+/**
+ * The `usage` the LLM stand-in reports, counted the way OpenAI counts a chat: each message's content
+ * plus 4 tokens of framing, 3 more to prime the reply; the completion is the answer's tokens.
+ */
+export const usageFor = (
+  messages: ReadonlyArray<{ readonly content?: unknown }>,
+  completion: string
+): { readonly prompt_tokens: number; readonly completion_tokens: number; readonly total_tokens: number } => {
+  const prompt = messages.reduce((sum, m) => sum + 4 + tokensOf(typeof m.content === "string" ? m.content : ""), 3)
+  const answer = tokensOf(completion)
+  return { prompt_tokens: prompt, completion_tokens: answer, total_tokens: prompt + answer }
+}
+
+/** The stand-in answers as the model asked for, like OpenAI-compatible servers do. */
+const modelOf = (body: string): string => {
+  try {
+    const model = (JSON.parse(body) as { model?: unknown }).model
+    return typeof model === "string" && model !== "" ? model : "stand-in-summary-1"
+  } catch {
+    return "stand-in-summary-1"
+  }
 }
 
 /** Calls each stand-in received, by route; `unauthorized` counts LLM calls refused with 401. */
@@ -202,11 +230,13 @@ const llmHandler = (
       }
       const user = [...messages].reverse().find((m) => m.role === "user")
       if (typeof user?.content !== "string") return json(res, 400, { error: { message: "no user message" } })
+      const content = summaryFor(user.content)
       return json(res, 200, {
         id: `chatcmpl-stand-in-${stats.completions}`,
         object: "chat.completion",
-        model: "stand-in-summary-1",
-        choices: [{ index: 0, finish_reason: "stop", message: { role: "assistant", content: summaryFor(user.content) } }]
+        model: modelOf(text),
+        choices: [{ index: 0, finish_reason: "stop", message: { role: "assistant", content } }],
+        usage: usageFor(messages, content)
       })
     }, () => json(res, 400, { error: { message: "unreadable body" } }))
     return

@@ -1,6 +1,6 @@
 /** `workflow-live run [-- vitest args]`: the whole lane, one process, one report. */
 import { Command, Options } from "@effect/cli"
-import { Effect } from "effect"
+import { Effect, Option } from "effect"
 import { run as runLane } from "../internal/laneRun.js"
 
 /** The lane command; `passthrough` is everything after `--`, handed to Vitest untouched. */
@@ -12,8 +12,16 @@ export const run = (passthrough: ReadonlyArray<string>) =>
     ),
     standIns: Options.boolean("stand-ins").pipe(
       Options.withDescription("Start local stand-ins for the LLM and tender APIs (127.0.0.1) and use them instead of the env's URLs")
+    ),
+    http: Options.text("http").pipe(
+      Options.withDescription(
+        "live (call the APIs, the default), record (call them and write cassettes) or replay (answer from cassettes, " +
+          "no external connection); overrides $WORKFLOW_LIVE_HTTP"
+      ),
+      Options.optional
     )
-  }, ({ reportDir, standIns }) => runLane({ vitestArgs: passthrough, reportDir, standIns }).pipe(Effect.asVoid)).pipe(
+  }, ({ http, reportDir, standIns }) =>
+    runLane({ vitestArgs: passthrough, reportDir, standIns, http: Option.getOrUndefined(http) }).pipe(Effect.asVoid)).pipe(
     Command.withDescription(
       "Run the lane: guard, preflight, reset, the workflow-live Vitest project, leak check, report. " +
         "Arguments after -- go to Vitest (-t name, --shard 1/2)."

@@ -8,9 +8,11 @@ import { Cause, Clock, Console, Data, Duration, Effect, Exit } from "effect"
 import { appendFileSync, mkdirSync, writeFileSync } from "node:fs"
 import { join, resolve } from "node:path"
 import type { TestCase, TestModule, Vitest } from "vitest/node"
+import * as CostLedger from "../CostLedger.js"
 import * as DatabaseReset from "../DatabaseReset.js"
 import * as DsnGuard from "../DsnGuard.js"
 import * as Fixtures from "../Fixtures.js"
+import * as HttpRecorder from "../HttpRecorder.js"
 import * as Preflight from "../Preflight.js"
 import * as RunId from "../RunId.js"
 import * as StandIns from "../StandIns.js"
@@ -47,7 +49,20 @@ export interface LaneReport {
   readonly skipReason: string | null
   readonly phases: ReadonlyArray<Phase>
   readonly tests: TestSummary | null
+  /** How the tests' HTTP calls were answered, and per test how many were live, recorded or replayed. */
+  readonly http: HttpSection | null
+  /** Every external call with its tokens and estimated cost, per test and in total; the budget. */
+  readonly cost: CostLedger.Summary | null
   readonly files: { readonly report: string; readonly junit: string; readonly summary: string }
+}
+
+/** The report's `http` section. */
+export interface HttpSection {
+  readonly mode: HttpRecorder.Mode
+  readonly cassettes: string
+  readonly cassetteCount: number
+  readonly placeholders: ReadonlyArray<string>
+  readonly tests: ReadonlyArray<{ readonly test: string; readonly live: number; readonly recorded: number; readonly replayed: number }>
 }
 
 /** The phases of a lane run, in order; a failure names the one it happened in. */
@@ -142,7 +157,8 @@ const makeCollector = () => {
 /** Starts the `workflow-live` project in this process and waits for it; cancelled and closed on interruption. */
 const runVitest = (
   passthrough: ReadonlyArray<string>,
-  junitFile: string
+  junitFile: string,
+  onStarted: (vitest: Vitest) => void
 ): Effect.Effect<TestSummary, LaneRunError> =>
   Effect.gen(function*() {
     const { createVitest, parseCLI } = yield* Effect.promise(() => import("vitest/node"))
@@ -194,6 +210,7 @@ const runVitest = (
       if (collector.summary.unhandledErrors++ > 0) return
       process.stderr.write(`workflow-live: unhandled rejection during the tests: ${reason instanceof Error ? reason.message : String(reason)}\n`)
     }
+    onStarted(vitest)
     yield* Effect.acquireRelease(
       Effect.sync(() => process.on("unhandledRejection", onRejection)),
       () => Effect.sync(() => process.off("unhandledRejection", onRejection))
@@ -212,6 +229,10 @@ const runVitest = (
     return collector.summary
   }).pipe(Effect.scoped)
 
+const httpLine = (http: HttpSection): string =>
+  `http: ${http.mode}` + (http.mode === "live" ? "" : ` (${http.cassetteCount} cassette(s) in ${http.cassettes})`) +
+  (http.placeholders.length === 0 ? "" : `; placeholders for ${http.placeholders.join(", ")}`)
+
 const markdownSummary = (report: LaneReport): string => {
   const rows = report.phases.map((p) => `| ${p.name} | ${p.status} | ${formatMs(p.ms)} | ${p.detail.replace(/\|/g, "\\|")} |`)
   const t = report.tests
@@ -225,9 +246,23 @@ const markdownSummary = (report: LaneReport): string => {
     "| phase | status | time | detail |",
     "|---|---|---|---|",
     ...rows,
-    ""
+    "",
+    ...(report.http === null ? [] : [`${httpLine(report.http)}.`, ""]),
+    ...(report.cost === null ? [] : [CostLedger.renderMarkdown(report.cost)])
   ].join("\n")
 }
+
+const httpTests = (summary: CostLedger.Summary | null): HttpSection["tests"] =>
+  (summary?.tests ?? []).map(({ live, recorded, replayed, test }) => ({ test, live, recorded, replayed }))
+
+/** The APIs of a preflight spec: their base URL variables and credential variables. */
+const apisOf = (spec: Preflight.Spec): HttpRecorder.Apis => ({
+  baseVariables: spec.http.map((h) => h.urlVariable),
+  secretVariables: [
+    ...spec.http.flatMap((h) => h.auth === undefined ? [] : [h.auth.variable]),
+    ...spec.env.filter((e) => e.secret && e.variable !== WorkflowLiveConfig.dsnVariable).map((e) => e.variable)
+  ].filter((v, i, all) => all.indexOf(v) === i)
+})
 
 /** Options of a lane run. */
 export interface RunOptions {
@@ -237,6 +272,8 @@ export interface RunOptions {
   readonly reportDir: string
   /** Start local stand-ins for the LLM and tender APIs and point the lane's env at them. */
   readonly standIns?: boolean | undefined
+  /** `live`, `record` or `replay`; overrides `WORKFLOW_LIVE_HTTP`. */
+  readonly http?: string | undefined
 }
 
 /** The lane, end to end. Fails with LaneRunError when any phase fails. */
@@ -255,6 +292,9 @@ export const run = (options: RunOptions): Effect.Effect<LaneReport, LaneRunError
     let runId = ""
     let skipReason: string | null = null
     let written: LaneReport | undefined
+    let http: HttpSection | null = null
+    let ledger: CostLedger.CostLedger | undefined
+    const costSummary = (): CostLedger.Summary | null => ledger?.summary() ?? null
 
     const finish = (outcome: LaneReport["outcome"]): LaneReport => {
       const report: LaneReport = {
@@ -268,6 +308,8 @@ export const run = (options: RunOptions): Effect.Effect<LaneReport, LaneRunError
         skipReason,
         phases,
         tests,
+        http: http === null ? null : { ...http, tests: httpTests(costSummary()) },
+        cost: costSummary(),
         files
       }
       writeFileSync(files.report, JSON.stringify(report, null, 2))
@@ -280,7 +322,13 @@ export const run = (options: RunOptions): Effect.Effect<LaneReport, LaneRunError
 
     const body = Effect.gen(function*() {
       yield* Console.log(`workflow-live run (report: ${files.report})`)
-      if (options.standIns === true) {
+      // the HTTP mode and the budget are settings of the preflight: a typo stops the lane before anything runs
+      const [httpSettings, ledgerSettings] = yield* Effect.all([HttpRecorder.settings(options.http), CostLedger.settings]).pipe(
+        Effect.mapError((e) => new LaneRunError({ phase: "preflight", detail: e.message }))
+      )
+      if (options.standIns === true && httpSettings.mode === "replay") {
+        yield* Console.log(paint("33", "  replay: the stand-ins are not started (nothing is called)"))
+      } else if (options.standIns === true) {
         const standIns = yield* StandIns.make().pipe(
           Effect.mapError((e) => new LaneRunError({ phase: "stand-ins", detail: e.message }))
         )
@@ -309,10 +357,13 @@ export const run = (options: RunOptions): Effect.Effect<LaneReport, LaneRunError
       )
       const verifiedTarget = target
 
+      const replay = httpSettings.mode === "replay"
+        ? { cassettes: HttpRecorder.countCassettes(httpSettings.cassettes), dir: httpSettings.cassettes }
+        : undefined
       const report = yield* phase(
         phases,
         "preflight",
-        Preflight.check().pipe(
+        Preflight.check({ replay }).pipe(
           Effect.mapError((e) => new LaneRunError({ phase: "preflight", detail: String(e) })),
           Effect.tap((report) =>
             report.verdict === "pass"
@@ -354,13 +405,28 @@ export const run = (options: RunOptions): Effect.Effect<LaneReport, LaneRunError
         )
       }
 
-      markPrepared({ runId, skipReason })
+      // one ledger for the run, in this process: every worker asks it before a call is sent
+      ledger = yield* CostLedger.make(ledgerSettings)
+      const prepared = HttpRecorder.prepare(httpSettings, {
+        apis: apisOf(Preflight.defaultSpec),
+        ledger,
+        allow: [`${verifiedTarget.host}:${verifiedTarget.port}`]
+      })
+      http = {
+        mode: httpSettings.mode,
+        cassettes: httpSettings.cassettes,
+        cassetteCount: prepared.cassetteCount,
+        placeholders: prepared.placeholders,
+        tests: []
+      }
+      markPrepared({ runId, skipReason, http: prepared.provided })
       process.env.WORKFLOW_LIVE_LANE = "1"
 
       tests = yield* phase(
         phases,
         "tests",
-        runVitest(options.vitestArgs, files.junit),
+        runVitest(options.vitestArgs, files.junit, (vitest) =>
+          ledger?.onExceeded(() => void vitest.cancelCurrentRun("budget-exceeded" as never))),
         (s) => {
           const calls = totalCalls(s)
           return `${s.passed} passed, ${s.failed} failed, ${s.skipped} skipped, ${calls} external call(s)`
@@ -387,11 +453,14 @@ export const run = (options: RunOptions): Effect.Effect<LaneReport, LaneRunError
         ),
         (message) => message
       )
-      if (tests.failed > 0 || tests.unhandledErrors > 0 || (tests.total === 0 && skipReason === null)) {
+      const exceeded = costSummary()?.budget.exceeded ?? null
+      if (tests.failed > 0 || tests.unhandledErrors > 0 || (tests.total === 0 && skipReason === null) || exceeded !== null) {
         phases[phases.length - 1] = { ...phases[phases.length - 1]!, status: "fail" }
         return yield* new LaneRunError({
           phase: "tests",
-          detail: tests.total === 0
+          detail: exceeded !== null
+            ? `budget exceeded (${exceeded.reason}, ${exceeded.setting}=${exceeded.limit}) at ${exceeded.request} in "${exceeded.test}"`
+            : tests.total === 0
             ? "no test ran: check the filter and test/workflow_live"
             : `${tests.failed} failed, ${tests.unhandledErrors} unhandled error(s)`
         })
@@ -434,6 +503,8 @@ export const run = (options: RunOptions): Effect.Effect<LaneReport, LaneRunError
               `  ${verdict}  ${t === null ? "no tests ran" : `${t.passed} passed, ${t.failed} failed, ${t.skipped} skipped`}` +
               `, ${calls} external call(s), run ${runId || "?"}, ${formatMs(report.durationMs)}`,
               ...(skipReason === null ? [] : [`  ${paint("33", "skipped:")} ${skipReason}`]),
+              ...(report.http === null ? [] : [`  ${httpLine(report.http)}`]),
+              ...(report.cost === null ? [] : [`  ${CostLedger.render(report.cost)}`]),
               `  report: ${files.report}`,
               ...(t === null ? [] : [`  junit:  ${files.junit}`])
             ].join("\n")

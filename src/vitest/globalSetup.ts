@@ -9,6 +9,8 @@ import { skipKey } from "./skipReason.js"
 
 // RunId.provideKey, spelt out: importing RunId here would load Effect on the fast path below
 const runIdKey = "workflowLiveRunId"
+// HttpRecorder.provideKey, spelt out for the same reason
+const httpKey = "workflowLiveHttp"
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -22,6 +24,7 @@ export default async function globalSetup(project: TestProject): Promise<() => P
   const byRun = prepared()
   if (byRun !== undefined) {
     project.provide(runIdKey, byRun.runId)
+    if (byRun.http !== undefined) project.provide(httpKey, byRun.http)
     if (byRun.skipReason !== null) project.provide(skipKey, byRun.skipReason)
     return async () => {}
   }

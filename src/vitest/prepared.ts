@@ -11,6 +11,8 @@ export const preparedKey: unique symbol = Symbol.for("workflow-live/prepared")
 /** What `run` already did before starting Vitest. */
 export interface Prepared {
   readonly runId: string
+  /** What the workers' HTTP recorder needs (HttpRecorder.Provided); absent when the lane is skipped. */
+  readonly http?: import("../HttpRecorder.js").Provided | undefined
   /** Set when preflight skipped the lane: every live test reports as skipped. */
   readonly skipReason: string | null
 }

@@ -93,8 +93,8 @@ describe("Preflight (no I/O)", () => {
     expect(Preflight.skippableReasons).not.toContain("unauthorized")
   })
 
-  it("the README lists every row reason under Preflight", () => {
-    const readme = readFileSync("README.md", "utf8")
+  it("docs/troubleshooting.md lists every row reason under Preflight", () => {
+    const readme = readFileSync("docs/troubleshooting.md", "utf8")
     const section = readme.slice(readme.indexOf("### Preflight (`PreflightError`)"))
     for (const reason of Preflight.reasons) expect(section, reason).toContain(`| \`${reason}\` |`)
   })

@@ -2,9 +2,11 @@
 import { readFileSync } from "node:fs"
 import { describe, expect, it } from "vitest"
 import * as DatabaseReset from "../../src/DatabaseReset.js"
+import * as CostLedger from "../../src/CostLedger.js"
 import * as DbAssert from "../../src/DbAssert.js"
 import * as DsnGuard from "../../src/DsnGuard.js"
 import * as Fixtures from "../../src/Fixtures.js"
+import * as HttpRecorder from "../../src/HttpRecorder.js"
 import * as EmbeddedPostgres from "../../src/internal/embeddedPostgres.js"
 import * as LaneRun from "../../src/internal/laneRun.js"
 import * as LaneDatabase from "../../src/LaneDatabase.js"
@@ -24,7 +26,10 @@ const catalogue: Record<string, ReadonlyArray<string>> = {
   RunIdError: ["invalid-run-id"],
   StandInsError: ["listen-failed"],
   LaneRunError: LaneRun.phaseNames,
-  EmbeddedPostgresError: EmbeddedPostgres.steps
+  EmbeddedPostgresError: EmbeddedPostgres.steps,
+  HttpRecorderError: HttpRecorder.reasons,
+  CostLedgerError: CostLedger.reasons,
+  BudgetExceeded: CostLedger.budgetReasons
 }
 
 describe("docs/troubleshooting.md", () => {
