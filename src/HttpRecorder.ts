@@ -232,6 +232,12 @@ const isAllowed = (allow: ReadonlyArray<string>) => (d: EgressGuard.Destination)
     return port === d.port && (host === d.host || (loopback.has(host) && loopback.has(d.host)))
   })
 
+// a path for a message: relative to the working directory when it is below it
+const shownPath = (path: string): string => {
+  const inside = relative(process.cwd(), path)
+  return inside.startsWith("..") || isAbsolute(inside) ? path : inside
+}
+
 const noRecording = (
   request: CanonicalRequest,
   test: TestName,
@@ -244,7 +250,7 @@ const noRecording = (
     test: test.full,
     detail: `Replay has no recording for ${request.method} ${request.url}`,
     context: [
-      `Cassette: ${relative(process.cwd(), cassette)}`,
+      `Cassette: ${shownPath(cassette)}`,
       ...(near === undefined
         ? ["It holds no recorded request."]
         : [
@@ -254,7 +260,7 @@ const noRecording = (
         ])
     ],
     fix: `record it again: workflow-live run --http=record -- -t ${JSON.stringify(test.key.split(" > ").at(-1))} ` +
-      `(or ${modeVariable}=record), then commit ${relative(process.cwd(), cassette)}`
+      `(or ${modeVariable}=record), then commit ${shownPath(cassette)}`
   })
 }
 
@@ -274,7 +280,7 @@ const readCassette = (path: string, testFile: string): Cassette => {
   throw new HttpRecorderError({
     reason: "unreadable-cassette",
     test: undefined,
-    detail: `The cassette ${relative(process.cwd(), path)} cannot be read: ${result.problem}`,
+    detail: `The cassette ${shownPath(path)} cannot be read: ${result.problem}`,
     context: [],
     fix: `delete it and record again (${modeVariable}=record), or restore it from version control`
   })
@@ -386,9 +392,9 @@ const writeCassette = (path: string, cassette: Cassette): void => {
     throw new HttpRecorderError({
       reason: "unwritable-cassette",
       test: undefined,
-      detail: `The cassette ${relative(process.cwd(), path)} could not be written: ${(error as Error).message}`,
+      detail: `The cassette ${shownPath(path)} could not be written: ${(error as Error).message}`,
       context: [],
-      fix: `make ${relative(process.cwd(), resolve(path, ".."))} writable, or point ${cassettesVariable} at a writable directory`
+      fix: `make ${shownPath(resolve(path, ".."))} writable, or point ${cassettesVariable} at a writable directory`
     })
   }
 }

@@ -157,8 +157,7 @@ const makeCollector = () => {
 /** Starts the `workflow-live` project in this process and waits for it; cancelled and closed on interruption. */
 const runVitest = (
   passthrough: ReadonlyArray<string>,
-  junitFile: string,
-  onStarted: (vitest: Vitest) => void
+  junitFile: string
 ): Effect.Effect<TestSummary, LaneRunError> =>
   Effect.gen(function*() {
     const { createVitest, parseCLI } = yield* Effect.promise(() => import("vitest/node"))
@@ -210,7 +209,6 @@ const runVitest = (
       if (collector.summary.unhandledErrors++ > 0) return
       process.stderr.write(`workflow-live: unhandled rejection during the tests: ${reason instanceof Error ? reason.message : String(reason)}\n`)
     }
-    onStarted(vitest)
     yield* Effect.acquireRelease(
       Effect.sync(() => process.on("unhandledRejection", onRejection)),
       () => Effect.sync(() => process.off("unhandledRejection", onRejection))
@@ -425,8 +423,7 @@ export const run = (options: RunOptions): Effect.Effect<LaneReport, LaneRunError
       tests = yield* phase(
         phases,
         "tests",
-        runVitest(options.vitestArgs, files.junit, (vitest) =>
-          ledger?.onExceeded(() => void vitest.cancelCurrentRun("budget-exceeded" as never))),
+        runVitest(options.vitestArgs, files.junit),
         (s) => {
           const calls = totalCalls(s)
           return `${s.passed} passed, ${s.failed} failed, ${s.skipped} skipped, ${calls} external call(s)`

@@ -23,7 +23,8 @@ const maxShown = 70
 const around = (recorded: string, sent: string): readonly [string, string] => {
   let start = 0
   while (start < recorded.length && start < sent.length && recorded[start] === sent[start]) start++
-  const from = Math.max(0, start - 20)
+  // from the start when the difference is visible from there; else from a little before it
+  const from = start + 20 <= maxShown ? 0 : start - 20
   const cut = (text: string) =>
     `${from > 0 ? "…" : ""}${text.slice(from, from + maxShown)}${text.length > from + maxShown ? "…" : ""}`
   return [cut(recorded), cut(sent)]
