@@ -316,8 +316,25 @@ export const make = (s: Settings): Effect.Effect<CostLedger, never, Scope.Scope>
       exceeded = value
       for (const listener of listeners) listener(value)
     }
-    const overrun = (call: Call): void => {
-      if (s.maxCostUsd === undefined || !isSpent(call)) return
+    const overrun = (call: Call, reserved: boolean): void => {
+      if (!isSpent(call)) return
+      const count = calls.filter(isSpent).length
+      // a call the ledger was not asked about (node:http) can only be counted after the fact
+      if (!reserved && s.maxCalls !== undefined && count > s.maxCalls) {
+        const spentUsd = usd(calls.filter(isSpent).reduce((sum, c) => sum + (c.costUsd ?? 0), 0))
+        exceed({
+          test: call.test,
+          request: display({ ...call, model: undefined }),
+          overrun: true,
+          spentCalls: count,
+          spentUsd,
+          reason: "max-calls",
+          setting: maxCallsVariable,
+          limit: String(s.maxCalls),
+          model: undefined
+        })
+      }
+      if (s.maxCostUsd === undefined) return
       const spentUsd = usd(calls.filter(isSpent).reduce((sum, c) => sum + (c.costUsd ?? 0), 0))
       const base = { test: call.test, request: display({ ...call, model: undefined }), overrun: true, spentCalls: calls.filter(isSpent).length, spentUsd }
       if (call.priced === false) {
@@ -341,7 +358,7 @@ export const make = (s: Settings): Effect.Effect<CostLedger, never, Scope.Scope>
           if (message.id !== undefined) inFlight.delete(message.id)
           const call = priced(s.prices, message.call)
           calls.push(call)
-          return overrun(call)
+          return overrun(call, message.id !== undefined)
         }
         case "problem":
           return void problems.push(message.problem)

@@ -14,10 +14,19 @@ import { existsSync, readdirSync, rmSync } from "node:fs"
 import { isAbsolute, join, relative, resolve } from "node:path"
 import { Agent, type Dispatcher, getGlobalDispatcher, setGlobalDispatcher, type SnapshotAgent } from "undici"
 import * as CostLedger from "./CostLedger.js"
-import { type Canon, type CanonicalRequest, type Cassette, type Interaction, matchOptions, placeholderOrigin } from "./internal/cassette.js"
+import {
+  type Canon,
+  type CanonicalRequest,
+  type Cassette,
+  canonicalUrl,
+  type Interaction,
+  matchOptions,
+  placeholderOrigin
+} from "./internal/cassette.js"
 import * as Store from "./internal/cassetteStore.js"
 import * as EgressGuard from "./internal/egressGuard.js"
 import * as Ledger from "./internal/ledgerChannel.js"
+import * as NodeHttpCalls from "./internal/nodeHttpCalls.js"
 import { nearest } from "./internal/nearestRequest.js"
 import { RecordingDispatcher, type TestName } from "./internal/recordingDispatcher.js"
 
@@ -274,6 +283,33 @@ const escaped = (destination: EgressGuard.Destination, test: TestName): HttpReco
       `replayed, or run this test live (${modeVariable}=live)`
   })
 
+// live and record: node:http calls bypass fetch, so they are neither recorded nor held back, only counted
+const watchNodeHttp = (
+  canon: Canon,
+  channel: Ledger.LedgerClient,
+  test: () => TestName,
+  next: (test: TestName) => number
+): () => void =>
+  NodeHttpCalls.watch((call) => {
+    const name = test()
+    const url = canonicalUrl(canon, call.url).split("?")[0]!
+    const variable = /^(\{[A-Za-z0-9_]+\})(.*)$/.exec(url)
+    const parsed = variable === null ? new URL(url) : undefined
+    channel.settle(undefined, {
+      test: name.full,
+      method: call.method,
+      origin: variable?.[1] ?? parsed!.origin,
+      path: variable === null ? parsed!.pathname : variable[2] || "/",
+      mode: "live",
+      seq: next(name),
+      status: call.status,
+      durationMs: call.durationMs,
+      model: undefined,
+      inputTokens: undefined,
+      outputTokens: undefined
+    })
+  })
+
 const readCassette = (path: string, testFile: string): Cassette => {
   const result = Store.read(path, relative(process.cwd(), testFile))
   if ("cassette" in result) return result.cassette
@@ -328,11 +364,17 @@ export const install = async (provided: Provided, testFile: string): Promise<Rec
     if (!recording.has(key)) recording.set(key, Store.recordingAgent())
     return recording.get(key)!
   }
+  const sequence = new Map<string, number>()
+  const next = (test: TestName): number => {
+    sequence.set(test.full, (sequence.get(test.full) ?? 0) + 1)
+    return sequence.get(test.full)!
+  }
   const dispatcher = new RecordingDispatcher({
     mode: provided.mode,
     canon,
     ledger,
     test: () => current,
+    next,
     inner: (test): Dispatcher => live ?? playback?.agent ?? recorderOf(test.key),
     lookup: (request, test) => {
       const options = matchOptions(request, test.key)
@@ -345,7 +387,7 @@ export const install = async (provided: Provided, testFile: string): Promise<Rec
   setGlobalDispatcher(dispatcher)
   const restoreNet = provided.mode === "replay"
     ? EgressGuard.install(isAllowed(provided.allow), (d) => remember(current, escaped(d, current), "escaped"))
-    : () => {}
+    : watchNodeHttp(canon, channel, () => current, next)
   const keep = async (key: string): Promise<void> => {
     const agent = recording.get(key)
     recording.delete(key)

@@ -24,6 +24,8 @@ export interface Hooks {
   readonly canon: Canon
   readonly ledger: LedgerClient
   readonly test: () => TestName
+  /** The next position of a call within its test (shared with calls counted elsewhere). */
+  readonly next: (test: TestName) => number
   /** The dispatcher that answers the call: an Agent (live), the test's recording agent, the playback agent. */
   readonly inner: (test: TestName) => Dispatcher
   /** Replay: the options the call is looked up under, or the error that fails it (no recording). */
@@ -139,7 +141,6 @@ const shown = (request: CanonicalRequest): { readonly origin: string; readonly p
 /** The global dispatcher of a live worker. */
 export class RecordingDispatcher extends Dispatcher {
   readonly #hooks: Hooks
-  readonly #seq = new Map<string, number>()
 
   constructor(hooks: Hooks) {
     super()
@@ -148,8 +149,7 @@ export class RecordingDispatcher extends Dispatcher {
 
   override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
     const test = this.#hooks.test()
-    const seq = (this.#seq.get(test.full) ?? 0) + 1
-    this.#seq.set(test.full, seq)
+    const seq = this.#hooks.next(test)
     this.#send(options, handler as unknown as AnyHandler, test, seq).catch((error: unknown) =>
       fail(handler as unknown as AnyHandler, error instanceof Error ? error : new Error(String(error)))
     )

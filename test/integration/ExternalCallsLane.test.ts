@@ -134,9 +134,11 @@ const comparable = (report: Record<string, any>): unknown => {
 
 const zeroRows = { customers: 0, alert_profiles: 0, tenders: 0, tender_matches: 0, notifications: 0 }
 
+// the stand-ins' ports during the recording, where nothing may connect afterwards
+let ports: ReadonlyArray<number> = []
+
 describe("record, then replay with the stand-ins gone", () => {
   let recorded: Lane
-  let ports: ReadonlyArray<number> = []
   let firstReplay: Lane
 
   it("record: the tender-alert suite calls the stand-ins and writes its cassette, without the key", async () => {
@@ -223,6 +225,40 @@ describe("record, then replay with the stand-ins gone", () => {
   }, 180_000)
 })
 
+describe("a call around fetch (node:http)", () => {
+  const escape = ["--", "--config", "test/support/external/vitest.config.ts", "test/support/external/escape.live.ts"]
+
+  it("live: is counted in the ledger", async () => {
+    const standInScope = Effect.runSync(Scope.make())
+    const standIns = await Effect.runPromise(Scope.extend(StandIns.make({ llmApiKey: key }), standInScope))
+    let run: Lane
+    try {
+      run = await lane("escape-live", escape, standIns.env)
+    } finally {
+      await Effect.runPromise(Scope.close(standInScope, Exit.void))
+    }
+    expect(run.code, run.output).toBe(0)
+    expect(run.report.cost.calls).toEqual([
+      expect.objectContaining({ method: "GET", origin: "{TENDERBOT_TENDERS_API_URL}", path: "/tenders", status: 200, mode: "live" })
+    ])
+  }, 180_000)
+
+  it("replay: fails its test and reaches nothing", async () => {
+    const [port] = ports
+    const tcp = await counters([port!])
+    let run: Lane
+    try {
+      run = await lane("escape-replay", ["--http=replay", ...escape], { TENDERBOT_TENDERS_API_URL: `http://127.0.0.1:${port}/api` })
+    } finally {
+      await tcp.close()
+    }
+    expect(tcp.connections()).toBe(0)
+    expect(run.code).toBe(1)
+    expect(run.output).toContain(`Replay refused a connection to 127.0.0.1:${port} (test "test/support/external/escape.live.ts > calls the tender API through node:http")`)
+    expect(run.report.cost.problems).toEqual([expect.objectContaining({ reason: "escaped" })])
+  }, 180_000)
+})
+
 describe("the budget", () => {
   it("of 1 call fails the lane at the second call, which is never sent, with 0 rows left", async () => {
     const standInScope = Effect.runSync(Scope.make())
@@ -256,7 +292,7 @@ describe("the budget", () => {
     const standIns = await Effect.runPromise(Scope.extend(StandIns.make({ llmApiKey: key }), standInScope))
     let run: Lane
     try {
-      run = await lane("parallel", ["--", "--config", "test/support/external/vitest.config.ts"], {
+      run = await lane("parallel", ["--", "--config", "test/support/external/vitest.config.ts", "test/support/external/parallel-"], {
         ...standIns.env,
         WORKFLOW_LIVE_MAX_CALLS: "3",
         WL_BARRIER_DIR: barrier
