@@ -1,14 +1,24 @@
 /**
- * The reset's cost against its floor, on 127.0.0.1:5432, at 5 and at 100 migrations. The floor is what
- * no reset can beat: `DROP DATABASE … WITH (FORCE)` + `CREATE DATABASE … TEMPLATE` issued directly on an
- * already-open connection. Targets: warm reset <= 1.5x the floor; warm at 100 migrations <= 1.2x warm at 5.
- * The 100 are the 5 real migrations plus 95 trivial ones (a comment each), so the schema is the same
- * size: the ratio isolates what the harness pays per migration (loading, hashing, the Migrator's
- * bookkeeping) from what PostgreSQL pays per cloned relation, which the floor already shows.
- * Runnable alone: `node --import tsx bench/reset.bench.ts [rounds]`.
+ * The reset's cost against its floor, measured in controlled storage states. The floor is what no
+ * clone-based reset can beat: `DROP DATABASE … WITH (FORCE)` + `CREATE DATABASE … TEMPLATE` issued directly
+ * on an already-open connection.
+ *
+ * Why states: on PostgreSQL 15 `DROP DATABASE` forces a checkpoint, so a timed run pays for the dirty pages
+ * the run before it left. A fixed order moves that cost between variants. Each variant is therefore timed
+ *   - clean:  after an untimed `CHECKPOINT` (nothing dirty), and
+ *   - steady: right after an untimed run of the same variant (the dirt it leaves itself),
+ * with the order of variants rotated every round. Reported per state: each variant's median, its ratio to
+ * the floor of the same state, and warm minus floor in ms. Whole processes are timed too: the CLI's
+ * `reset` beside a process that only connects, drops and clones, `--version` beside `node -e 0`, and
+ * dbmate's Go binary (`drop`, `create`, `up` on the same schema) when it is installed.
+ *
+ * Runnable alone: `node --import tsx bench/reset.bench.ts [rounds]` (default 11). Server: the tests' server
+ * (`WORKFLOW_LIVE_TEST_SERVER`, default postgres://postgres@127.0.0.1:5432).
  */
 import { Effect, Option, Redacted } from "effect"
-import { copyFile, mkdtemp, readdir, rm, writeFile } from "node:fs/promises"
+import { spawnSync } from "node:child_process"
+import { existsSync } from "node:fs"
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import pg from "pg"
@@ -17,123 +27,254 @@ import * as DsnGuard from "../src/DsnGuard.js"
 import * as Migrations from "../src/Migrations.js"
 import { emit, median } from "./report.js"
 
-const rounds = Number(process.argv[2] ?? 7)
-const server = { host: "127.0.0.1", port: 5432, user: "postgres" }
+const rounds = Math.max(11, Number(process.argv[2] ?? 11))
+const serverUrl = new URL(process.env.WORKFLOW_LIVE_TEST_SERVER ?? "postgres://postgres@127.0.0.1:5432")
+const server = {
+  host: serverUrl.hostname,
+  port: Number(serverUrl.port || 5432),
+  user: decodeURIComponent(serverUrl.username || "postgres")
+}
+const dsnFor = (database: string) => `postgres://${server.user}@${server.host}:${server.port}/${database}`
 
 const admin = new pg.Client({ ...server, database: "postgres", application_name: "workflow-live bench" })
 await admin.connect()
 const q = (text: string) => admin.query(text)
 const ident = pg.escapeIdentifier
+const checkpoint = () => q("CHECKPOINT")
 
-// the package's 5 migrations, then 95 trivial ones
-const hundred = await mkdtemp(join(tmpdir(), "wl-bench-migrations-"))
-const real = (await readdir(Migrations.defaultDirectory)).filter((f) => f.endsWith(".sql")).sort()
-for (const file of real) await copyFile(join(Migrations.defaultDirectory, file), join(hundred, file))
-for (let i = real.length + 1; i <= 100; i++) {
-  const id = String(i).padStart(4, "0")
-  await writeFile(join(hundred, `${id}_revision_${id}.sql`), `COMMENT ON TABLE customers IS 'revision ${id}';\n`)
+type State = "clean" | "steady"
+const states: ReadonlyArray<State> = ["clean", "steady"]
+
+interface Variant {
+  readonly name: string
+  /** untimed preparation that must precede every run of this variant (e.g. dropping the template for cold) */
+  readonly prepare?: () => Promise<void>
+  /** the timed part; returns the critical-path milliseconds */
+  readonly run: () => Promise<number>
+  /** untimed work the variant left running in the background (e.g. deferred clean-up), awaited after timing */
+  readonly settle?: () => Promise<void>
 }
 
-// and a third variant whose 95 extra migrations each create a table with an index: the schema grows, so
-// the clone itself (the floor) grows with it; reported to show that, with no target of its own
-const tables = await mkdtemp(join(tmpdir(), "wl-bench-migrations-tables-"))
-for (const file of real) await copyFile(join(Migrations.defaultDirectory, file), join(tables, file))
-for (let i = real.length + 1; i <= 100; i++) {
-  const id = String(i).padStart(4, "0")
-  await writeFile(
-    join(tables, `${id}_table_${id}.sql`),
-    `CREATE TABLE audit_${id} (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, customer_id bigint REFERENCES customers (id), note text);\n` +
-      `CREATE INDEX audit_${id}_customer_id_idx ON audit_${id} (customer_id);\n`
-  )
+/** Times each variant in each state, `rounds` times, rotating the order every round. */
+const measure = async (variants: ReadonlyArray<Variant>): Promise<Map<string, Map<State, number>>> => {
+  const samples = new Map<string, Map<State, Array<number>>>()
+  for (const v of variants) samples.set(v.name, new Map(states.map((s) => [s, []])))
+  const once = async (v: Variant): Promise<number> => {
+    await v.prepare?.()
+    const ms = await v.run()
+    await v.settle?.()
+    return ms
+  }
+  for (let round = 0; round < rounds; round++) {
+    const order = variants.map((_, i) => variants[(i + round) % variants.length]!)
+    for (const state of states) {
+      for (const v of order) {
+        if (state === "clean") {
+          await v.prepare?.()
+          await checkpoint()
+          const ms = await v.run()
+          await v.settle?.()
+          samples.get(v.name)!.get(state)!.push(ms)
+        } else {
+          await once(v) // untimed: the same variant's own dirt
+          samples.get(v.name)!.get(state)!.push(await once(v))
+        }
+      }
+    }
+  }
+  return new Map([...samples].map(([name, byState]) => [name, new Map([...byState].map(([s, xs]) => [s, median(xs)]))]))
 }
 
-interface Case {
-  readonly label: string
-  readonly directory: string
-  readonly database: string
-  readonly floorDatabase: string
+const printTable = (title: string, medians: Map<string, Map<State, number>>, floorName: string) => {
+  console.log(`\n${title} (medians of ${rounds} rounds, order rotated)`)
+  console.log(`  ${"variant".padEnd(26)} ${states.map((s) => `${s.padStart(9)} ${"/floor".padStart(7)}`).join("  ")}`)
+  for (const [name, byState] of medians) {
+    const cells = states.map((s) => {
+      const ms = byState.get(s)!
+      const ratio = ms / medians.get(floorName)!.get(s)!
+      return `${ms.toFixed(1).padStart(6)} ms ${ratio.toFixed(2).padStart(6)}x`
+    })
+    console.log(`  ${name.padEnd(26)} ${cells.join("  ")}`)
+  }
 }
-const cases: ReadonlyArray<Case> = [
-  { label: "5", directory: Migrations.defaultDirectory, database: "wl_bench_reset_5", floorDatabase: "wl_bench_floor_5" },
-  { label: "100", directory: hundred, database: "wl_bench_reset_100", floorDatabase: "wl_bench_floor_100" },
-  { label: "100t", directory: tables, database: "wl_bench_reset_100t", floorDatabase: "wl_bench_floor_100t" }
-]
 
-const dropOwn = async (c: Case) => {
+// --- in process: the reset's critical path against the floor ----------------------------------------
+
+const database = "wl_bench_reset"
+const floorDatabase = "wl_bench_floor"
+
+const dropOwn = async () => {
   const rows = await admin.query<{ datname: string }>(
-    "SELECT datname FROM pg_database WHERE datname = ANY($1) OR starts_with(datname, $2)",
-    [[c.database, c.floorDatabase], Migrations.templatePrefix(c.database)]
+    "SELECT datname FROM pg_database WHERE datname = ANY($1) OR starts_with(datname, $2) OR starts_with(datname, $3)",
+    [[database, floorDatabase], `${database}__`, `${floorDatabase}__`]
   )
   for (const { datname } of rows.rows) await q(`DROP DATABASE IF EXISTS ${ident(datname)} WITH (FORCE)`)
 }
 
-const resetOnce = async (c: Case) => {
-  const target = await Effect.runPromise(
-    DsnGuard.verify(Option.some(Redacted.make(`postgres://postgres@127.0.0.1:5432/${c.database}`)), {}, { database: c.database })
-  )
+const target = await Effect.runPromise(
+  DsnGuard.verify(Option.some(Redacted.make(dsnFor(database))), {}, { database })
+)
+
+const resetOnce = async () => {
   const started = performance.now()
-  const result = await Effect.runPromise(DatabaseReset.reset(target, { migrationsDirectory: c.directory }))
+  const result = await Effect.runPromise(DatabaseReset.reset(target, {}))
   return { millis: performance.now() - started, result }
 }
 
-const floorOnce = async (c: Case, template: string) => {
-  const started = performance.now()
-  await q(`DROP DATABASE IF EXISTS ${ident(c.floorDatabase)} WITH (FORCE)`)
-  await q(`CREATE DATABASE ${ident(c.floorDatabase)} TEMPLATE ${ident(template)}`)
-  return performance.now() - started
-}
-
-const measured = new Map<string, { floor: number; warm: number; cold: number }>()
+const inProcess = new Map<string, Map<State, number>>()
+let template = ""
 try {
-  for (const c of cases) {
-    await dropOwn(c)
-    const first = await resetOnce(c) // builds the template (and warms module caches)
-    if (first.result.mode !== "cold") throw new Error(`expected a cold first reset of ${c.database}`)
-    const floor: Array<number> = []
-    const warm: Array<number> = []
-    const cold: Array<number> = []
-    for (let i = 0; i < rounds; i++) {
-      // interleaved, so disk and load noise hit all three alike
-      floor.push(await floorOnce(c, first.result.template))
-      const w = await resetOnce(c)
-      if (w.result.mode !== "warm" || w.result.applied.length !== 0) throw new Error("expected a warm reset applying 0")
-      warm.push(w.millis)
-      await q(`DROP DATABASE ${ident(first.result.template)} WITH (FORCE)`)
-      const k = await resetOnce(c)
-      if (k.result.mode !== "cold") throw new Error("expected a cold reset")
-      cold.push(k.millis)
+  await dropOwn()
+  const first = await resetOnce() // builds the template (and warms module caches)
+  if (first.result.mode !== "cold") throw new Error(`expected a cold first reset of ${database}`)
+  template = first.result.template
+  const variants: ReadonlyArray<Variant> = [
+    {
+      name: "floor (drop + clone)",
+      run: async () => {
+        const started = performance.now()
+        await q(`DROP DATABASE IF EXISTS ${ident(floorDatabase)} WITH (FORCE)`)
+        await q(`CREATE DATABASE ${ident(floorDatabase)} TEMPLATE ${ident(template)}`)
+        return performance.now() - started
+      }
+    },
+    {
+      name: "warm reset",
+      run: async () => {
+        const w = await resetOnce()
+        if (w.result.mode !== "warm" || w.result.applied.length !== 0) throw new Error("expected a warm reset applying 0")
+        return w.millis
+      }
+    },
+    {
+      name: "cold reset",
+      prepare: async () => {
+        await q(`DROP DATABASE IF EXISTS ${ident(template)} WITH (FORCE)`)
+      },
+      run: async () => {
+        const k = await resetOnce()
+        if (k.result.mode !== "cold") throw new Error("expected a cold reset")
+        return k.millis
+      }
     }
-    const m = { floor: median(floor), warm: median(warm), cold: median(cold) }
-    measured.set(c.label, m)
-    console.log(
-      `${c.label.padStart(3)} migrations: floor ${m.floor.toFixed(0)} ms, warm reset ${m.warm.toFixed(0)} ms, ` +
-        `cold reset ${m.cold.toFixed(0)} ms (medians of ${rounds}); warm/floor ${(m.warm / m.floor).toFixed(2)}x`
-    )
-  }
+  ]
+  for (const [k, v] of await measure(variants)) inProcess.set(k, v)
 } finally {
-  for (const c of cases) await dropOwn(c)
-  await admin.end()
-  await rm(hundred, { recursive: true, force: true })
-  await rm(tables, { recursive: true, force: true })
+  await dropOwn()
+}
+printTable("in process, 5 migrations", inProcess, "floor (drop + clone)")
+for (const s of states) {
+  const floor = inProcess.get("floor (drop + clone)")!.get(s)!
+  const warm = inProcess.get("warm reset")!.get(s)!
+  console.log(`  warm - floor (${s}): ${(warm - floor).toFixed(1)} ms`)
 }
 
-const at5 = measured.get("5")!
-const at100 = measured.get("100")!
-const at100t = measured.get("100t")!
-console.log(`warm@100 / warm@5: ${(at100.warm / at5.warm).toFixed(2)}x`)
-console.log(
-  `100 migrations that each add a table: warm/floor ${(at100t.warm / at100t.floor).toFixed(2)}x; against 5 ` +
-    `migrations the floor grows ${(at100t.floor / at5.floor).toFixed(2)}x and the warm reset ${(at100t.warm / at5.warm).toFixed(2)}x`
-)
-emit({ bench: "reset", metric: "warm reset / floor, 5 migrations", value: at5.warm / at5.floor, unit: "x", max: 1.5 })
-emit({ bench: "reset", metric: "warm reset / floor, 100 migrations", value: at100.warm / at100.floor, unit: "x", max: 1.5 })
-emit({ bench: "reset", metric: "warm reset at 100 migrations / at 5", value: at100.warm / at5.warm, unit: "x", max: 1.2 })
-emit({ bench: "reset", metric: "warm reset / floor, 100 table migrations", value: at100t.warm / at100t.floor, unit: "x", max: 1.5 })
-emit({ bench: "reset", metric: "floor at 100 table migrations / at 5 (PostgreSQL)", value: at100t.floor / at5.floor, unit: "x" })
-emit({ bench: "reset", metric: "warm reset at 100 table migrations / at 5", value: at100t.warm / at5.warm, unit: "x" })
-emit({ bench: "reset", metric: "floor, 5 migrations", value: at5.floor, unit: "ms" })
-emit({ bench: "reset", metric: "warm reset, 5 migrations", value: at5.warm, unit: "ms" })
-emit({ bench: "reset", metric: "cold reset, 5 migrations", value: at5.cold, unit: "ms" })
-emit({ bench: "reset", metric: "floor, 100 migrations", value: at100.floor, unit: "ms" })
-emit({ bench: "reset", metric: "warm reset, 100 migrations", value: at100.warm, unit: "ms" })
-emit({ bench: "reset", metric: "cold reset, 100 migrations", value: at100.cold, unit: "ms" })
+// --- whole processes ---------------------------------------------------------------------------------
+
+const node = process.execPath
+const timedProcess = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv = process.env, command = node): number => {
+  const started = performance.now()
+  const r = spawnSync(command, args, { env, encoding: "utf8" })
+  const ms = performance.now() - started
+  if (r.status !== 0) throw new Error(`${command} ${args.join(" ")} exited ${r.status}:\n${r.stdout}${r.stderr}`)
+  return ms
+}
+
+const processFloorScript = `
+import pg from "pg"
+const c = new pg.Client({ host: ${JSON.stringify(server.host)}, port: ${server.port}, user: ${JSON.stringify(server.user)}, database: "postgres" })
+await c.connect()
+await c.query('DROP DATABASE IF EXISTS "${floorDatabase}" WITH (FORCE)')
+await c.query('CREATE DATABASE "${floorDatabase}" TEMPLATE "' + process.env.WL_BENCH_TEMPLATE + '"')
+await c.end()
+`
+
+// dbmate wants `-- migrate:up` blocks; the same SQL, the same schema
+const dbmateBinary = [
+  "node_modules/@dbmate/linux-x64/bin/dbmate",
+  "node_modules/@dbmate/linux-arm64/bin/dbmate",
+  "node_modules/@dbmate/darwin-arm64/bin/dbmate",
+  "node_modules/@dbmate/darwin-x64/bin/dbmate"
+].find((p) => existsSync(p))
+const dbmateDir = await mkdtemp(join(tmpdir(), "wl-bench-dbmate-"))
+for (const file of (await readdir(Migrations.defaultDirectory)).filter((f) => f.endsWith(".sql"))) {
+  const sql = await readFile(join(Migrations.defaultDirectory, file), "utf8")
+  await writeFile(join(dbmateDir, file), `-- migrate:up\n${sql}\n-- migrate:down\n`)
+}
+const dbmateDatabase = "wl_bench_dbmate"
+const dbmateEnv = {
+  ...process.env,
+  DATABASE_URL: `${dsnFor(dbmateDatabase)}?sslmode=disable`,
+  DBMATE_MIGRATIONS_DIR: dbmateDir,
+  DBMATE_NO_DUMP_SCHEMA: "true"
+}
+
+// the CLI only ever resets the workflow database: the process variants use it
+const workflowDatabase = "tenderbot_workflow_test"
+const laneEnv = { ...process.env, TENDERBOT_WORKFLOW_DB_DSN: dsnFor(workflowDatabase), NO_COLOR: "1" }
+const processes = new Map<string, Map<State, number>>()
+try {
+  await dropOwn()
+  timedProcess(["bin/workflow-live.js", "reset"], laneEnv) // builds the template and the CLI bundle
+  const templates = await admin.query<{ datname: string }>(
+    "SELECT datname FROM pg_database WHERE starts_with(datname, $1)",
+    [Migrations.templatePrefix(workflowDatabase)]
+  )
+  const processTemplate = templates.rows[0]?.datname
+  if (processTemplate === undefined) throw new Error("the CLI's reset left no template")
+  const floorEnv = { ...process.env, WL_BENCH_TEMPLATE: processTemplate }
+  const variants: Array<Variant> = [
+    { name: "process floor (drop + clone)", run: async () => timedProcess(["--input-type=module", "-e", processFloorScript], floorEnv) },
+    { name: "workflow-live reset (warm)", run: async () => timedProcess(["bin/workflow-live.js", "reset"], laneEnv) },
+    { name: "node -e 0", run: async () => timedProcess(["-e", "0"]) },
+    { name: "workflow-live --version", run: async () => timedProcess(["bin/workflow-live.js", "--version"]) }
+  ]
+  if (dbmateBinary !== undefined) {
+    variants.push({
+      name: "dbmate drop, create, up",
+      run: async () =>
+        timedProcess(["drop"], dbmateEnv, dbmateBinary) + timedProcess(["create"], dbmateEnv, dbmateBinary) +
+        timedProcess(["up"], dbmateEnv, dbmateBinary)
+    })
+  }
+  for (const [k, v] of await measure(variants)) processes.set(k, v)
+} finally {
+  await dropOwn()
+  await q(`DROP DATABASE IF EXISTS ${ident(dbmateDatabase)} WITH (FORCE)`)
+  await rm(dbmateDir, { recursive: true, force: true })
+  await admin.end()
+}
+printTable("whole processes", processes, "process floor (drop + clone)")
+if (dbmateBinary === undefined) console.log("  dbmate: not installed (npm i -D dbmate), skipped")
+
+const m = (name: string, s: State) => inProcess.get(name)?.get(s) ?? processes.get(name)!.get(s)!
+for (const s of states) {
+  emit({ bench: "reset", metric: `warm reset / floor, in process (${s})`, value: m("warm reset", s) / m("floor (drop + clone)", s), unit: "x", max: 0.1 })
+  emit({ bench: "reset", metric: `warm reset - floor, in process (${s})`, value: m("warm reset", s) - m("floor (drop + clone)", s), unit: "ms" })
+  emit({ bench: "reset", metric: `cold reset / floor, in process (${s})`, value: m("cold reset", s) / m("floor (drop + clone)", s), unit: "x" })
+}
+emit({ bench: "reset", metric: "floor, in process (clean)", value: m("floor (drop + clone)", "clean"), unit: "ms" })
+emit({ bench: "reset", metric: "warm reset, in process (clean)", value: m("warm reset", "clean"), unit: "ms" })
+emit({
+  bench: "reset",
+  metric: "workflow-live reset (warm) / process floor (clean)",
+  value: m("workflow-live reset (warm)", "clean") / m("process floor (drop + clone)", "clean"),
+  unit: "x",
+  max: 0.8
+})
+if (dbmateBinary !== undefined) {
+  emit({
+    bench: "reset",
+    metric: "workflow-live reset (warm) / dbmate drop+create+up",
+    value: m("workflow-live reset (warm)", "clean") / m("dbmate drop, create, up", "clean"),
+    unit: "x",
+    max: 1
+  })
+}
+emit({
+  bench: "reset",
+  metric: "workflow-live --version - node -e 0",
+  value: m("workflow-live --version", "clean") - m("node -e 0", "clean"),
+  unit: "ms",
+  max: 150
+})

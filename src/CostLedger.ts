@@ -436,7 +436,7 @@ export const renderMarkdown = (summary: Summary): string => {
     ...summary.tests.map((t) => row(t.test, t)),
     row("**total**", summary.total),
     "",
-    `${budgetText(summary)}. Prices: defaults as of ${summary.prices.asOf}` +
+    `${budgetText(summary).replace(/^./, (c) => c.toUpperCase())}. Prices: defaults as of ${summary.prices.asOf}` +
     (summary.prices.set.length > 0 ? `, set by ${pricesVariable}: ${summary.prices.set.join(", ")}` : "") +
     (summary.total.replayed > 0 ? `. Replayed calls spend nothing (recorded cost ${formatUsd(summary.total.replayedUsd)}).` : "."),
     ...(summary.problems.length === 0 ? [] : ["", ...summary.problems.map((p) => `- **${cell(p.test)}**: ${p.reason}`)]),

@@ -1,6 +1,6 @@
 /**
  * The one layer a live suite needs: the env contract, the DSN guard, the lane's identity-checked
- * connection, the run ID and the fixture builders. A new suite is
+ * connection, the run ID, the fixture builders, and the real clock. A new suite is
  *
  *     layer(WorkflowLive.layer)("my workflow", (it) => { it.scoped("...", () => ...) })
  *
@@ -9,9 +9,10 @@
 import type { SqlClient } from "@effect/sql"
 import type { PgClient } from "@effect/sql-pg"
 import type { ConfigError } from "effect/ConfigError"
-import { Layer } from "effect"
+import { Clock, Effect, Layer } from "effect"
 import * as DsnGuard from "./DsnGuard.js"
 import * as Fixtures from "./Fixtures.js"
+import { provided } from "./internal/currentTest.js"
 import * as LaneDatabase from "./LaneDatabase.js"
 import * as RunId from "./RunId.js"
 
@@ -31,15 +32,34 @@ export interface Options {
   readonly fixtures?: Fixtures.Options | undefined
 }
 
+/**
+ * The run's ID: the one the lane provided to this Vitest worker (`inject("workflowLiveRunId")`), else
+ * `WORKFLOW_LIVE_RUN_ID`, else a generated one.
+ */
+const runIdLayer: Layer.Layer<RunId.RunId, RunId.RunIdError | ConfigError> = Layer.unwrapEffect(
+  Effect.sync(() => {
+    const fromLane = provided(RunId.provideKey)
+    return typeof fromLane === "string" ? RunId.layer(fromLane) : RunId.layerConfig
+  })
+)
+
+/**
+ * Live suites run on the real clock. `layer(L)` from `@effect/vitest` provides Effect's TestClock to
+ * every `it.effect` / `it.scoped`, on which a workflow's `Effect.sleep`, timeout or retry schedule would
+ * wait forever; the live clock set here, in the suite's own layer, takes its place.
+ */
+const realClock: Layer.Layer<never> = Layer.setClock(Clock.make())
+
 /** The suite's services on a given verified target (tests of the harness use their own databases). */
 export const layerFrom = <E, R>(
   target: Layer.Layer<DsnGuard.VerifiedTarget, E, R>,
   options: Options = {}
 ): Layer.Layer<Services, E | LaneDatabase.LaneDatabaseError | RunId.RunIdError | ConfigError, R> =>
   Fixtures.layer(options.fixtures).pipe(
-    Layer.provideMerge(options.runId === undefined ? RunId.layerConfig : RunId.layer(options.runId)),
+    Layer.provideMerge(options.runId === undefined ? runIdLayer : RunId.layer(options.runId)),
     Layer.provideMerge(LaneDatabase.layer(options.database)),
-    Layer.provideMerge(target)
+    Layer.provideMerge(target),
+    Layer.provideMerge(realClock)
   )
 
 /** The layer every live suite uses: config and guard from the environment, lane connection, run ID, fixtures. */

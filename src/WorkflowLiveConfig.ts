@@ -5,8 +5,8 @@
  * `TENDERBOT_DB_DSN`: that variable points at the development database, and borrowing it would let a
  * destructive lane reset somebody's work.
  */
-import { Config, Context, Duration, Effect, Layer, Option, Redacted } from "effect"
-import type { ConfigError } from "effect/ConfigError"
+import { Config, Context, Duration, Effect, Either, Layer, Option, Redacted } from "effect"
+import { type ConfigError, InvalidData } from "effect/ConfigError"
 
 /** The variable the lane reads its DSN from (and the only one). */
 export const dsnVariable = "TENDERBOT_WORKFLOW_DB_DSN"
@@ -63,6 +63,18 @@ const optionalNonEmpty = (name: string): Config.Config<Option.Option<string>> =>
     Config.map(Option.filter((value) => value.trim().length > 0))
   )
 
+// Config.duration reads "-5 seconds" as zero: a negative wait is refused instead
+const duration = (name: string): Config.Config<Duration.Duration> =>
+  Config.string(name).pipe(
+    Config.mapOrFail((raw) => {
+      const decoded = /^\s*-/.test(raw) ? Option.none() : Duration.decodeUnknown(raw.trim())
+      return Option.match(decoded, {
+        onNone: () => Either.left(InvalidData([name], `Expected a duration that is not negative, such as "60 seconds" or "500 millis", but received "${raw}"`)),
+        onSome: Either.right
+      })
+    })
+  )
+
 /** Reads the contract from the environment (or any `ConfigProvider`). */
 export const config: Config.Config<WorkflowLiveConfig> = Config.all({
   dsn: Config.option(Config.redacted(dsnVariable)).pipe(
@@ -79,7 +91,7 @@ export const config: Config.Config<WorkflowLiveConfig> = Config.all({
   }),
   confirmDrop: optionalNonEmpty(confirmDropVariable).pipe(Config.map(Option.map((value) => value.trim()))),
   migrationsDirectory: optionalNonEmpty(migrationsDirectoryVariable),
-  lockTimeout: Config.duration(lockTimeoutVariable).pipe(Config.withDefault(defaultLockTimeout))
+  lockTimeout: duration(lockTimeoutVariable).pipe(Config.withDefault(defaultLockTimeout))
 })
 
 /** Builds the contract from the current `ConfigProvider`. */

@@ -1,13 +1,15 @@
 /**
  * `workflow-live demo`: the real lane on a machine with nothing set up. A throwaway PostgreSQL from npm
  * (its own port and temp dir, never a server you already run), local stand-ins for the LLM and tender
- * APIs, then `run`; everything is torn down afterwards, also on Ctrl-C.
+ * APIs, then the same lane as `run`; everything is torn down afterwards, also on Ctrl-C.
  */
 import { Command } from "@effect/cli"
 import { Console, Effect, Redacted } from "effect"
 import * as EmbeddedPostgres from "../internal/embeddedPostgres.js"
-import { run as runLane } from "../internal/laneRun.js"
+import { colourFor } from "../internal/terminal.js"
 import * as WorkflowLiveConfig from "../WorkflowLiveConfig.js"
+import { describe } from "./help.js"
+import { inputs, runLane, standIns } from "./run.js"
 
 const banner = (lines: ReadonlyArray<string>): string => {
   const width = Math.max(...lines.map((l) => l.length)) + 4
@@ -19,6 +21,8 @@ const banner = (lines: ReadonlyArray<string>): string => {
 export const demo = (passthrough: ReadonlyArray<string>) =>
   Command.make("demo", {}, () =>
     Effect.gen(function*() {
+      // the demo calls its stand-ins live, whatever WORKFLOW_LIVE_HTTP says
+      const checked = yield* inputs(".workflow-live/demo", passthrough, false, "live")
       const server = yield* EmbeddedPostgres.make()
       // the demo's own server and database; whatever the shell had set is not used
       process.env[WorkflowLiveConfig.dsnVariable] = Redacted.value(server.dsn(WorkflowLiveConfig.workflowDatabase))
@@ -30,13 +34,19 @@ export const demo = (passthrough: ReadonlyArray<string>) =>
           "workflow-live DEMO: nothing here touches your own databases or APIs",
           `PostgreSQL: a throwaway server from npm on 127.0.0.1:${server.port}, data in ${server.dir} (removed at exit)`,
           "APIs:       local stand-ins on 127.0.0.1 for the LLM and the tender source",
-          "Ctrl-C at any time: the lane sweeps its rows, then the server is stopped and deleted"
+          "Ctrl-C at any time: the lane stops, then the server is stopped and deleted with every row"
         ])
       )
-      yield* runLane({ vitestArgs: passthrough, reportDir: ".workflow-live/demo", standIns: true })
+      yield* standIns
+      yield* runLane({
+        ...checked,
+        colour: colourFor(process.stdout),
+        disposable: "the demo's throwaway server is deleted with all its data"
+      })
     }).pipe(Effect.scoped, Effect.asVoid)
   ).pipe(
-    Command.withDescription(
-      "Zero-setup demo: a throwaway PostgreSQL from npm and local API stand-ins, then the real lane against them"
-    )
+    Command.withDescription(describe(
+      "Zero-setup demo: a throwaway PostgreSQL from npm and local API stand-ins, then the real lane against them.",
+      ["USAGE: workflow-live demo [-- vitest args]"]
+    ))
   )

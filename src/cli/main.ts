@@ -1,9 +1,13 @@
 /** The `workflow-live` command: one process for the whole lane. */
-import { Command } from "@effect/cli"
+import { Command, ValidationError } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
-import { Cause, Effect, Exit } from "effect"
+import { Cause, Console, Effect, Exit } from "effect"
+import { laneExitCode } from "../internal/exitCode.js"
 import { renderCause } from "../internal/render.js"
+import * as Signals from "../internal/signals.js"
+import { colourFor, stripAnsi } from "../internal/terminal.js"
 import { demo } from "./demo.js"
+import { describe } from "./help.js"
 import { preflight } from "./preflight.js"
 import { reset } from "./reset.js"
 import { run } from "./run.js"
@@ -15,27 +19,58 @@ const argv = dash === -1 ? process.argv : process.argv.slice(0, dash)
 const passthrough = dash === -1 ? [] : process.argv.slice(dash + 1)
 
 const root = Command.make("workflow-live").pipe(
-  Command.withDescription("Live workflow tests against PostgreSQL: guard, preflight, reset and run"),
+  Command.withDescription(describe(
+    "Live workflow tests against PostgreSQL: guard, preflight, reset and run.",
+    [
+      "USAGE: workflow-live target | preflight | reset | run [--report-dir DIR] [--stand-ins] [--watch] [-- vitest args] | demo [-- vitest args]",
+      "`workflow-live <command> --help` shows a command's options."
+    ]
+  )),
   Command.withSubcommands([target, preflight, reset, run(passthrough), demo(passthrough)])
 )
 
 const cli = Command.run(root, { name: "workflow-live", version: "0.1.0" })
 
-let signal: NodeJS.Signals | undefined
-for (const s of ["SIGINT", "SIGTERM"] as const) process.once(s, () => (signal = s))
+// help and messages are plain text when not on a TTY or with NO_COLOR
+const plainConsole = (console: Console.Console): Console.Console => {
+  const plain = (args: ReadonlyArray<unknown>) => args.map((a) => typeof a === "string" ? stripAnsi(a) : a)
+  return {
+    ...console,
+    log: (...args) => console.log(...(colourFor(process.stdout) ? args : plain(args))),
+    info: (...args) => console.info(...(colourFor(process.stdout) ? args : plain(args))),
+    error: (...args) => console.error(...(colourFor(process.stderr) ? args : plain(args))),
+    warn: (...args) => console.warn(...(colourFor(process.stderr) ? args : plain(args)))
+  }
+}
 
-const program = cli(argv).pipe(
-  Effect.provide(NodeContext.layer),
-  // typed errors get their own message, without a stack; @effect/cli already printed usage errors
-  Effect.tapErrorCause((cause) =>
-    Cause.isInterruptedOnly(cause) ? Effect.void : Effect.sync(() => process.stderr.write(`\n${renderCause(cause)}\n`))
+Signals.watch()
+
+const program = Console.consoleWith((console) =>
+  cli(argv).pipe(
+    Effect.provide(NodeContext.layer),
+    Effect.withConsole(plainConsole(console)),
+    Effect.tapErrorCause((cause) => {
+      const failure = Cause.failureOption(cause)
+      // @effect/cli printed its usage errors already; interruptions are the lane's to report
+      if (Cause.isInterruptedOnly(cause) || (failure._tag === "Some" && ValidationError.isValidationError(failure.value))) {
+        return Effect.void
+      }
+      return Effect.sync(() => process.stderr.write(`\n${renderCause(cause)}\n`))
+    })
   )
 )
 
+const exitCode = (exit: Exit.Exit<unknown, unknown>): number => {
+  const lane = laneExitCode()
+  if (lane !== undefined) return lane
+  const signal = Signals.receivedSignal()
+  if (signal !== undefined) return Signals.exitCodeFor(signal)
+  if (Exit.isSuccess(exit)) return 0
+  const failure = Cause.failureOption(exit.cause)
+  return failure._tag === "Some" && ValidationError.isValidationError(failure.value) ? 2 : 1
+}
+
 NodeRuntime.runMain(program, {
   disableErrorReporting: true,
-  teardown: (exit, onExit) =>
-    onExit(
-      signal === "SIGINT" ? 130 : signal === "SIGTERM" ? 143 : Exit.isFailure(exit) ? 1 : 0
-    )
+  teardown: (exit, onExit) => onExit(exitCode(exit))
 })

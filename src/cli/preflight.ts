@@ -2,6 +2,7 @@
 import { Command } from "@effect/cli"
 import { Console, Effect } from "effect"
 import * as Preflight from "../Preflight.js"
+import { describe } from "./help.js"
 
 /** Prints the report table (JSON copy in `WORKFLOW_LIVE_REPORT_DIR`); fails when the verdict is `fail`. */
 export const preflight = Command.make("preflight", {}, () =>
@@ -14,6 +15,6 @@ export const preflight = Command.make("preflight", {}, () =>
     }
   })).pipe(
     Command.withDescription(
-      "Check env variables, the database and the external APIs at once; print the report and write it as JSON"
+      describe("Check env variables, the database and the external APIs at once; print the report and write it as JSON")
     )
   )

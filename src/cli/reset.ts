@@ -4,6 +4,7 @@ import { Console, Effect } from "effect"
 import * as DatabaseReset from "../DatabaseReset.js"
 import * as DsnGuard from "../DsnGuard.js"
 import * as WorkflowLiveConfig from "../WorkflowLiveConfig.js"
+import { describe } from "./help.js"
 
 /** Prints one line per step with its duration as the reset goes; fails (exit 1) with the reset's error. */
 export const reset = Command.make("reset", {}, () =>
@@ -21,4 +22,4 @@ export const reset = Command.make("reset", {}, () =>
       DatabaseReset.renderStep({ name: "total", millis: performance.now() - started, detail: `${result.mode} reset` })
     )
   }).pipe(Effect.provide(WorkflowLiveConfig.layerConfig))
-).pipe(Command.withDescription("Drop, create (or clone the template), migrate and identity-check the workflow database"))
+).pipe(Command.withDescription(describe("Drop, create (or clone the template), migrate and identity-check the workflow database")))

@@ -3,6 +3,7 @@ import { Command } from "@effect/cli"
 import { Console, Effect } from "effect"
 import * as DsnGuard from "../DsnGuard.js"
 import * as WorkflowLiveConfig from "../WorkflowLiveConfig.js"
+import { describe } from "./help.js"
 
 /** Prints the target and the guard's verdict; fails (exit 1) when the guard refuses. */
 export const target = Command.make("target", {}, () =>
@@ -23,4 +24,4 @@ export const target = Command.make("target", {}, () =>
       ].join("\n")
     )
   }).pipe(Effect.provide(WorkflowLiveConfig.layerConfig))
-).pipe(Command.withDescription("Show which database the lane would reset, and whether the DSN guard accepts it"))
+).pipe(Command.withDescription(describe("Show which database the lane would reset, and whether the DSN guard accepts it")))

@@ -29,3 +29,14 @@ export const currentTest = (): string | undefined => {
   const file = state?.testPath === undefined ? "" : path.relative(process.cwd(), state.testPath)
   return file === "" ? name : `${file} > ${name}`
 }
+
+/**
+ * A value the lane provided to this Vitest worker (`project.provide` / `inject`), read without importing
+ * `vitest` (which throws outside a worker). `undefined` outside Vitest or when not provided.
+ */
+export const provided = (key: string): unknown => {
+  const state = (globalThis as Record<string, unknown>)["__vitest_worker__"] as
+    | { readonly providedContext?: Record<string, unknown> }
+    | undefined
+  return state?.providedContext?.[key]
+}

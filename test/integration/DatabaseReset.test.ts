@@ -9,6 +9,7 @@ import * as DatabaseReset from "../../src/DatabaseReset.js"
 import * as DsnGuard from "../../src/DsnGuard.js"
 import * as Migrations from "../../src/Migrations.js"
 import { dropDatabases, dsnFor, ensureSentinels, fingerprint, withClient } from "../support/sentinels.js"
+import * as TestDatabase from "../support/testDatabase.js"
 
 // This file's own databases; nothing else is ever dropped here.
 const main = "wl_it_reset_main"
@@ -102,7 +103,7 @@ describe("DatabaseReset on the real server", () => {
   })
 
   it("reports a connection held open to the database, then terminates it", async () => {
-    const held = new pg.Client({ host: "127.0.0.1", port: 5432, user: "postgres", database: main, application_name: "wl-it-held-open" })
+    const held = new pg.Client(TestDatabase.connection(main, "wl-it-held-open"))
     await held.connect()
     const ended = new Promise<Error>((resolve) => held.on("error", resolve))
     try {
@@ -170,7 +171,7 @@ describe("DatabaseReset on the real server", () => {
   })
 
   it("waits for the lock, then fails naming who holds it", async () => {
-    const holder = new pg.Client({ host: "127.0.0.1", port: 5432, user: "postgres", database: "postgres", application_name: "wl-it-lock-holder" })
+    const holder = new pg.Client(TestDatabase.connection("postgres", "wl-it-lock-holder"))
     await holder.connect()
     try {
       await holder.query("SELECT pg_advisory_lock($1, hashtext($2))", [DatabaseReset.lockNamespace, locked])

@@ -5,6 +5,7 @@ import * as DatabaseReset from "../../src/DatabaseReset.js"
 import * as DsnGuard from "../../src/DsnGuard.js"
 import * as EmbeddedPostgres from "../../src/internal/embeddedPostgres.js"
 import { dropDatabases, ensureSentinels, fingerprint, withClient } from "../support/sentinels.js"
+import * as TestDatabase from "../support/testDatabase.js"
 
 // Only loopback addresses, and only this file's own names.
 const database = "wl_it_reset_conn"
@@ -98,9 +99,11 @@ describe("DatabaseReset connection failures, each with its own reason", () => {
   it("a role without CREATEDB is refused before anything is dropped", async () => {
     await withClient("postgres", (c) =>
       c.query(`DO $$ BEGIN
-        IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${role}') THEN CREATE ROLE ${role} LOGIN NOCREATEDB; END IF;
+        IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${role}') THEN
+          CREATE ROLE ${role} LOGIN NOCREATEDB PASSWORD '${TestDatabase.secret}';
+        END IF;
       END $$`))
-    const error = failureOf(await resetWith(`postgres://${role}@127.0.0.1:5432/${database}`))
+    const error = failureOf(await resetWith(TestDatabase.url(database, { user: role, password: TestDatabase.secret })))
     expect(error.reason).toBe("missing-createdb")
     expect(error.message).toContain(`ALTER ROLE "${role}" CREATEDB;`)
   })

@@ -3,10 +3,11 @@ import { Cause, ConfigProvider, Effect, Exit, Option, Redacted } from "effect"
 import { mkdtempSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { execFileSync } from "node:child_process"
 import * as DsnGuard from "../../src/DsnGuard.js"
 import * as Preflight from "../../src/Preflight.js"
 import * as HttpServer from "../support/httpServer.js"
+import { withClient } from "../support/sentinels.js"
+import * as TestDatabase from "../support/testDatabase.js"
 
 // Database names of this file only (integration files run in parallel with each other).
 const database = "wl_it_preflight"
@@ -14,13 +15,12 @@ const existing = "wl_it_preflight_exists"
 const weakRole = "wl_it_preflight_nocreatedb"
 
 const apiKey = "sk-live-Xq7TopSecretKey"
-const dsnPassword = "S3cretPw"
-const dsnFor = (name: string, user = "postgres"): string =>
-  `postgres://${user}:${dsnPassword}@127.0.0.1:5432/${name}`
+const dsnPassword = TestDatabase.secret
+const dsnFor = (name: string, user = TestDatabase.server.user): string => TestDatabase.url(name, { user, password: dsnPassword })
 
-const psql = (statement: string): void => {
-  execFileSync("psql", ["-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-qAtc", statement])
-}
+/** Runs `statement` as the test server's superuser on its `postgres` database. */
+const admin = (statement: string): Effect.Effect<void> =>
+  Effect.promise(() => withClient("postgres", (client) => client.query(statement))).pipe(Effect.asVoid)
 
 /** No secret may reach a rendered table, a JSON report or an error message. */
 const expectNoSecrets = (...texts: ReadonlyArray<string>): void => {
@@ -102,7 +102,7 @@ describe("Preflight", () => {
       expect(llm.received[0]!.headers["authorization"]).toBe(`Bearer ${apiKey}`)
       expect(tenders.received.map((r) => `${r.method} ${r.path}`)).toEqual(["GET /"])
       expect(row(report, "env TENDERBOT_LLM_API_KEY").found).toBe(`set (${apiKey.length} characters, hidden)`)
-      expect(row(report, "database guard").found).toContain("postgres://postgres:*****@127.0.0.1:5432/wl_it_preflight")
+      expect(row(report, "database guard").found).toContain(`postgres://${TestDatabase.server.user}:*****@${TestDatabase.address}/wl_it_preflight`)
       expect(row(report, "database identity").found).toContain("does not exist yet")
       const json = JSON.parse(readFileSync(report.file!, "utf8")) as Preflight.Report
       expect(json.rows).toEqual(report.rows)
@@ -253,7 +253,7 @@ describe("Preflight", () => {
       const closed = yield* Effect.promise(() => HttpServer.freePort())
       const noServer = yield* run({
         ...env,
-        TENDERBOT_WORKFLOW_DB_DSN: `postgres://postgres:${dsnPassword}@127.0.0.1:${closed}/${database}`,
+        TENDERBOT_WORKFLOW_DB_DSN: `postgres://${TestDatabase.server.user}:${dsnPassword}@127.0.0.1:${closed}/${database}`,
         WORKFLOW_LIVE_ON_MISSING: "skip"
       })
       expect(row(noServer, "database server")).toMatchObject({ status: "fail", reason: "connection-refused" })
@@ -266,8 +266,8 @@ describe("Preflight", () => {
     Effect.gen(function*() {
       const { env } = yield* healthyApis
       yield* Effect.acquireRelease(
-        Effect.sync(() => psql(`DROP ROLE IF EXISTS ${weakRole}; CREATE ROLE ${weakRole} LOGIN NOCREATEDB`)),
-        () => Effect.sync(() => psql(`DROP ROLE IF EXISTS ${weakRole}`))
+        admin(`DROP ROLE IF EXISTS ${weakRole}; CREATE ROLE ${weakRole} LOGIN NOCREATEDB PASSWORD '${dsnPassword}'`),
+        () => admin(`DROP ROLE IF EXISTS ${weakRole}`)
       )
       const spec = Preflight.extend(Preflight.defaultSpec, {
         database: { minServerVersion: 99, extensions: ["plpgsql", "no_such_extension"], connections: 100_000 }
@@ -287,10 +287,8 @@ describe("Preflight", () => {
     Effect.gen(function*() {
       const { env } = yield* healthyApis
       yield* Effect.acquireRelease(
-        Effect.sync(() => psql(`DROP DATABASE IF EXISTS ${existing} WITH (FORCE)`)).pipe(
-          Effect.andThen(() => psql(`CREATE DATABASE ${existing}`))
-        ),
-        () => Effect.sync(() => psql(`DROP DATABASE IF EXISTS ${existing} WITH (FORCE)`))
+        admin(`DROP DATABASE IF EXISTS ${existing} WITH (FORCE)`).pipe(Effect.andThen(admin(`CREATE DATABASE ${existing}`))),
+        () => admin(`DROP DATABASE IF EXISTS ${existing} WITH (FORCE)`)
       )
       const report = yield* run({ ...env, TENDERBOT_WORKFLOW_DB_DSN: dsnFor(existing) }, { guard: { database: existing } })
       expect(row(report, "database identity")).toMatchObject({ status: "pass" })

@@ -10,9 +10,10 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect } from "effect"
 import * as HttpServer from "../support/httpServer.js"
+import * as TestDatabase from "../support/testDatabase.js"
 
 const apiKey = "sk-live-Lane9TopSecretKey"
-const dsnPassword = "S3cretPw"
+const dsnPassword = TestDatabase.secret
 
 interface Ran {
   readonly code: number | null
@@ -56,7 +57,7 @@ describe("workflow-live preflight (CLI)", () => {
       // the CLI checks the lane's own database name, so this run only proves the table and the exit code
       // with a DSN the guard accepts; the workflow database is only read (identity), never written
       const ran = yield* runProcess("node", ["bin/workflow-live.js", "preflight"], {
-        TENDERBOT_WORKFLOW_DB_DSN: `postgres://postgres:${dsnPassword}@127.0.0.1:5432/tenderbot_workflow_test`,
+        TENDERBOT_WORKFLOW_DB_DSN: TestDatabase.url("tenderbot_workflow_test", { password: dsnPassword }),
         TENDERBOT_LLM_BASE_URL: llm.url,
         TENDERBOT_LLM_API_KEY: apiKey,
         TENDERBOT_TENDERS_API_URL: tenders.url,
@@ -74,7 +75,7 @@ describe("workflow-live preflight (CLI)", () => {
       const closed = yield* Effect.promise(() => HttpServer.freePort())
       const dir = mkdtempSync(join(tmpdir(), "wl-preflight-cli-"))
       const ran = yield* runProcess("node", ["bin/workflow-live.js", "preflight"], {
-        TENDERBOT_WORKFLOW_DB_DSN: `postgres://postgres:${dsnPassword}@127.0.0.1:5432/tenderbot_test`,
+        TENDERBOT_WORKFLOW_DB_DSN: TestDatabase.url("tenderbot_test", { password: dsnPassword }),
         TENDERBOT_LLM_BASE_URL: "not a url",
         TENDERBOT_LLM_API_KEY: apiKey,
         TENDERBOT_TENDERS_API_URL: `http://127.0.0.1:${closed}`,
@@ -121,7 +122,7 @@ describe("the live lane under WORKFLOW_LIVE_ON_MISSING", () => {
       const dir = mkdtempSync(join(tmpdir(), "wl-preflight-lane-"))
       const ran = yield* lane({
         WORKFLOW_LIVE_ON_MISSING: "skip",
-        TENDERBOT_WORKFLOW_DB_DSN: `postgres://postgres:${dsnPassword}@127.0.0.1:5432/tenderbot_test`,
+        TENDERBOT_WORKFLOW_DB_DSN: TestDatabase.url("tenderbot_test", { password: dsnPassword }),
         TENDERBOT_LLM_API_KEY: apiKey,
         WORKFLOW_LIVE_REPORT_DIR: dir
       })

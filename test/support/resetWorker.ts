@@ -5,12 +5,13 @@
 import { Cause, Effect, Exit, Option, Redacted } from "effect"
 import * as DatabaseReset from "../../src/DatabaseReset.js"
 import * as DsnGuard from "../../src/DsnGuard.js"
+import * as TestDatabase from "./testDatabase.js"
 
 const database = process.argv[2] ?? ""
 const lockTimeout = process.argv[3] ?? "60 seconds"
 let lockedAt = 0
 const program = DsnGuard.verify(
-  Option.some(Redacted.make(`postgres://postgres@127.0.0.1:5432/${database}`)),
+  Option.some(Redacted.make(TestDatabase.url(database))),
   {},
   { database }
 ).pipe(Effect.flatMap((target) => DatabaseReset.reset(target, {

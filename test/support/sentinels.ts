@@ -4,15 +4,13 @@
  */
 import { createHash } from "node:crypto"
 import pg from "pg"
+import * as TestDatabase from "./testDatabase.js"
 
 /** The databases every destructive test proves untouched. */
 export const sentinelDatabases: ReadonlyArray<string> = ["tenderbot", "tenderbot_test"]
 
-/** The test server (trust auth on 127.0.0.1:5432, superuser `postgres`). */
-export const server = { host: "127.0.0.1", port: 5432, user: "postgres" } as const
-
 /** A DSN on the test server for `database`. */
-export const dsnFor = (database: string): string => `postgres://postgres@127.0.0.1:5432/${database}`
+export const dsnFor = (database: string): string => TestDatabase.url(database)
 
 /** Runs `f` with a client on `database`, always closing it. */
 export const withClient = async <A>(
@@ -20,7 +18,7 @@ export const withClient = async <A>(
   f: (client: pg.Client) => Promise<A>,
   applicationName = "workflow-live test"
 ): Promise<A> => {
-  const client = new pg.Client({ ...server, database, application_name: applicationName })
+  const client = new pg.Client(TestDatabase.connection(database, applicationName))
   await client.connect()
   try {
     return await f(client)

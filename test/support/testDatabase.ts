@@ -1,6 +1,11 @@
 /**
- * A throwaway, migrated database per integration test file on the local server, so files running in
- * parallel never share state. Only names starting with `wl_it_` are ever created or dropped.
+ * The PostgreSQL server the integration tests use, and a throwaway, migrated database per test file on
+ * it, so files running in parallel never share state. Only names starting with `wl_it_` are ever created
+ * or dropped.
+ *
+ * The server comes from WORKFLOW_LIVE_TEST_SERVER (`postgres://user[:password]@host:port`), which the
+ * test run's global setup (test/support/testServer.ts) sets for every worker and subprocess; a file run
+ * without it uses postgres@127.0.0.1:5432.
  */
 import { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
@@ -9,12 +14,65 @@ import * as DsnGuard from "../../src/DsnGuard.js"
 import * as LaneDatabase from "../../src/LaneDatabase.js"
 import * as Migrations from "../../src/Migrations.js"
 
-/** The local server the integration lane uses. */
-export const server = "postgres://postgres@127.0.0.1:5432"
+/** Where the test server is and who the tests connect as (a superuser). */
+export interface Server {
+  readonly host: string
+  readonly port: number
+  readonly user: string
+  readonly password: string | undefined
+}
+
+/** The variable that names the test server. */
+export const serverVariable = "WORKFLOW_LIVE_TEST_SERVER"
+
+const parseServer = (text: string | undefined): Server => {
+  const url = new URL(text === undefined || text === "" ? "postgres://postgres@127.0.0.1:5432" : text)
+  return {
+    host: url.hostname.replace(/^\[(.*)\]$/, "$1"),
+    port: url.port === "" ? 5432 : Number(url.port),
+    user: url.username === "" ? "postgres" : decodeURIComponent(url.username),
+    password: url.password === "" ? undefined : decodeURIComponent(url.password)
+  }
+}
+
+/** The test server. */
+export const server: Server = parseServer(process.env[serverVariable])
+
+/**
+ * A password for DSNs that must prove a secret never shows: the server's own when it has one, otherwise a
+ * made-up one (trust authentication ignores it).
+ */
+export const secret: string = server.password ?? "S3cretPw"
+
+const hostPart = server.host.includes(":") ? `[${server.host}]` : server.host
+
+/** `host:port` of the test server, as the harness prints it. */
+export const address = `${hostPart}:${server.port}`
+
+/** A DSN for `database` on the test server, as `user` (default: the server's) with `password` if any. */
+export const url = (
+  database: string,
+  options: { readonly user?: string; readonly password?: string | undefined } = {}
+): string => {
+  const user = options.user ?? server.user
+  const password = "password" in options ? options.password : server.password
+  const auth = password === undefined ? encodeURIComponent(user) : `${encodeURIComponent(user)}:${encodeURIComponent(password)}`
+  return `postgres://${auth}@${address}/${database}`
+}
+
+/** node-postgres connection settings for `database` on the test server. */
+export const connection = (database: string, applicationName?: string) => ({
+  host: server.host,
+  port: server.port,
+  user: server.user,
+  ...(server.password === undefined ? {} : { password: server.password }),
+  database,
+  ...(applicationName === undefined ? {} : { application_name: applicationName })
+})
 
 /** A verified target for one of the test's own databases (the guard accepts it by name). */
 export const target = (database: string): Effect.Effect<DsnGuard.VerifiedTarget, DsnGuard.DsnGuardError> =>
-  DsnGuard.verify(Option.some(Redacted.make(`${server}/${database}`)), {}, { database })
+  DsnGuard.verify(Option.some(Redacted.make(url(database))), {}, { database })
 
 const maintenance = (verified: DsnGuard.VerifiedTarget) =>
   PgClient.layer(LaneDatabase.clientConfig(verified, { database: "postgres", maxConnections: 1 }))

@@ -8,7 +8,10 @@ import * as DsnGuard from "../../src/DsnGuard.js"
 import * as Fixtures from "../../src/Fixtures.js"
 import * as HttpRecorder from "../../src/HttpRecorder.js"
 import * as EmbeddedPostgres from "../../src/internal/embeddedPostgres.js"
-import * as LaneRun from "../../src/internal/laneRun.js"
+import * as Lane from "../../src/Lane.js"
+import * as LaneInput from "../../src/LaneInput.js"
+import * as VitestArgs from "../../src/vitest/args.js"
+import * as VitestStart from "../../src/vitest/start.js"
 import * as LaneDatabase from "../../src/LaneDatabase.js"
 import * as Migrations from "../../src/Migrations.js"
 import * as Preflight from "../../src/Preflight.js"
@@ -25,7 +28,10 @@ const catalogue: Record<string, ReadonlyArray<string>> = {
   LaneDatabaseError: LaneDatabase.reasons,
   RunIdError: ["invalid-run-id"],
   StandInsError: ["listen-failed"],
-  LaneRunError: LaneRun.phaseNames,
+  LaneError: Lane.phaseNames,
+  LaneInputError: LaneInput.reasons,
+  VitestArgsError: VitestArgs.reasons,
+  VitestStartError: VitestStart.reasons,
   EmbeddedPostgresError: EmbeddedPostgres.steps,
   HttpRecorderError: HttpRecorder.reasons,
   CostLedgerError: CostLedger.reasons,

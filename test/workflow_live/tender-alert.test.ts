@@ -10,7 +10,7 @@ import * as WorkflowLive from "../../src/WorkflowLive.js"
 
 const since = new Date("2026-01-01T00:00:00Z")
 
-layer(WorkflowLive.layer, { excludeTestServices: true })("tender-alert job", (it) => {
+layer(WorkflowLive.layer)("tender-alert job", (it) => {
   it.scoped("matches new tenders to the customer's profile, summarises each via the LLM and notifies once", () =>
     Effect.gen(function*() {
       const fixtures = yield* Fixtures.Fixtures

@@ -5,7 +5,7 @@ import { writeFileSync } from "node:fs"
 import * as Fixtures from "../../../src/Fixtures.js"
 import * as WorkflowLive from "../../../src/WorkflowLive.js"
 
-layer(WorkflowLive.layer, { excludeTestServices: true })("interrupted mid-test", (it) => {
+layer(WorkflowLive.layer)("interrupted mid-test", (it) => {
   it.scoped("holds its fixtures until the lane is interrupted", () =>
     Effect.gen(function*() {
       const fixtures = yield* Fixtures.Fixtures
@@ -14,5 +14,5 @@ layer(WorkflowLive.layer, { excludeTestServices: true })("interrupted mid-test",
       yield* fixtures.tender()
       writeFileSync(process.env.WORKFLOW_LIVE_PROBE_READY!, customer.externalId)
       return yield* Effect.never
-    }), 300_000)
+    }))
 })

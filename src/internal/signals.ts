@@ -1,0 +1,27 @@
+/**
+ * The first SIGINT or SIGTERM this process received. The CLI's runtime turns a signal into an
+ * interruption; this remembers which signal it was, for the lane's message and its exit code (130/143).
+ */
+
+/** The signals the lane handles. */
+export type LaneSignal = "SIGINT" | "SIGTERM"
+
+let received: LaneSignal | undefined
+let watching = false
+
+/** Starts remembering the first SIGINT/SIGTERM (idempotent; the listeners do nothing else). */
+export const watch = (): void => {
+  if (watching) return
+  watching = true
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.on(signal, () => {
+      received ??= signal
+    })
+  }
+}
+
+/** The first signal received since {@link watch}, if any. */
+export const receivedSignal = (): LaneSignal | undefined => received
+
+/** The conventional exit code for a signal: 128 + its number. */
+export const exitCodeFor = (signal: LaneSignal): number => signal === "SIGINT" ? 130 : 143

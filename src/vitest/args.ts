@@ -1,0 +1,96 @@
+/**
+ * The arguments after `--`, checked before anything runs: parsed by Vitest's own CLI parser and
+ * refused when Vitest's own CLI would refuse them (an unknown option like `--shrad 1/2`), instead of being
+ * silently ignored by `createVitest`.
+ */
+import { Data, Effect } from "effect"
+import { readFileSync } from "node:fs"
+import { dirname, join } from "node:path"
+import { fileURLToPath, pathToFileURL } from "node:url"
+
+/** Why the Vitest arguments were refused. */
+export const reasons = ["unknown-vitest-option", "invalid-vitest-arguments", "unsupported-vitest-option"] as const
+
+/** Why the Vitest arguments were refused. */
+export type VitestArgsReason = typeof reasons[number]
+
+/** The arguments after `--` cannot be handed to Vitest. */
+export class VitestArgsError extends Data.TaggedError("VitestArgsError")<{
+  readonly reason: VitestArgsReason
+  readonly args: ReadonlyArray<string>
+  readonly detail: string
+}> {
+  override get message(): string {
+    const given = this.args.join(" ")
+    const fix = this.reason === "unsupported-vitest-option"
+      ? `drop it: the lane decides it (see \`workflow-live run --help\`).`
+      : `correct the spelling (\`npx vitest --help\` lists Vitest's options), e.g. ` +
+        `\`workflow-live run -- -t "tender" --shard 1/2\`.`
+    return [
+      `The arguments after \`--\` were refused (${this.reason}): ${this.detail}`,
+      `  Given:  -- ${given}`,
+      `  Why:    they go to Vitest; an option Vitest does not know would otherwise be ignored and the whole ` +
+      `suite would run (with its real API calls) instead of what you asked for.`,
+      `  Fix:    ${fix}`
+    ].join("\n")
+  }
+}
+
+/** The arguments, parsed. */
+export interface VitestArgs {
+  readonly raw: ReadonlyArray<string>
+  /** File filters. */
+  readonly filters: ReadonlyArray<string>
+  /** Vitest's options (camelCase, as `createVitest` takes them). */
+  readonly options: Readonly<Record<string, unknown>>
+  /** `--watch` / `-w` was given. */
+  readonly watch: boolean
+}
+
+interface Cac {
+  parse(argv: ReadonlyArray<string>, options: { run: boolean }): { args: ReadonlyArray<string>; options: Record<string, unknown> }
+  readonly matchedCommand?: { checkUnknownOptions(): void } | undefined
+}
+
+// Vitest's `createCLI` is not exported by name; it sits in the chunk `vitest/node` takes `parseCLI` from.
+const loadCreateCli = Effect.promise(async (): Promise<(() => Cac) | undefined> => {
+  const node = fileURLToPath(import.meta.resolve("vitest/node"))
+  const chunk = /export \{ p as parseCLI \} from '(\.\/chunks\/cac\.[^']+\.js)'/.exec(readFileSync(node, "utf8"))?.[1]
+  if (chunk === undefined) return undefined
+  const module = await import(pathToFileURL(join(dirname(node), chunk)).href) as { c?: () => Cac }
+  return typeof module.c === "function" ? module.c : undefined
+})
+
+// decided by the lane: it runs exactly its own project, once or in watch mode
+const unsupported = ["project", "ui", "standalone", "mergeReports"] as const
+
+const fail = (reason: VitestArgsReason, raw: ReadonlyArray<string>, detail: string) =>
+  Effect.fail(new VitestArgsError({ reason, args: raw, detail }))
+
+/** Parses and checks the arguments after `--`. */
+export const parse = (raw: ReadonlyArray<string>): Effect.Effect<VitestArgs, VitestArgsError> =>
+  Effect.gen(function*() {
+    const createCli = yield* loadCreateCli
+    const { parseCLI } = yield* Effect.promise(() => import("vitest/node"))
+    const parsed = yield* Effect.try({
+      try: () => {
+        if (createCli !== undefined) {
+          const cli = createCli()
+          cli.parse(["node", "vitest", "run", ...raw], { run: false })
+          cli.matchedCommand?.checkUnknownOptions()
+        }
+        return parseCLI(["vitest", "run", ...raw])
+      },
+      catch: (e) => e instanceof Error ? e.message : String(e)
+    }).pipe(
+      Effect.catchAll((detail) =>
+        fail(/^Unknown option/.test(detail) ? "unknown-vitest-option" : "invalid-vitest-arguments", raw, detail)
+      )
+    )
+    const options = parsed.options as Record<string, unknown>
+    const refused = unsupported.find((name) => options[name] !== undefined)
+    if (refused !== undefined) {
+      return yield* fail("unsupported-vitest-option", raw, `\`--${refused}\` is not available in the lane`)
+    }
+    return { raw, filters: parsed.filter, options, watch: options.watch === true }
+  })

@@ -1,0 +1,77 @@
+/**
+ * A whole lane run with its tests in this process: `Lane.prepare`, the `workflow-live` Vitest project,
+ * `Lane.finish`. Used by `workflow-live run` and `workflow-live demo`.
+ *
+ * Only the prepare phases and the tests can be interrupted: on SIGINT/SIGTERM Vitest is cancelled and
+ * closed, and `Lane.finish` still runs (sweep, one message, the report), before the process exits 130/143.
+ */
+import { Effect, Exit } from "effect"
+import * as Lane from "../Lane.js"
+import type * as LaneReport from "../LaneReport.js"
+import { setLaneExitCode } from "../internal/exitCode.js"
+import { receivedSignal } from "../internal/signals.js"
+import type { VitestArgs } from "./args.js"
+import * as Start from "./start.js"
+
+/** A lane run. */
+export interface Options extends Lane.Options {
+  readonly args: VitestArgs
+}
+
+const empty: LaneReport.Tests = {
+  passed: 0,
+  failed: 0,
+  errors: 0,
+  skipped: 0,
+  notSelected: 0,
+  cases: [],
+  runErrors: [],
+  running: [],
+  externalCalls: {}
+}
+
+/** Runs the tests of a prepared lane, racing them against the loss of the lane's protection. */
+const runTests = (
+  snap: Lane.Snapshot,
+  options: Options,
+  restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+) =>
+  Effect.gen(function*() {
+    let progress: Start.Progress | undefined
+    const started = performance.now()
+    const tests = Start.run(
+      { args: options.args, runId: snap.runId!, skip: snap.skip, http: snap.external?.provided, watch: options.args.watch },
+      (p) => (progress = p)
+    ).pipe(Effect.scoped)
+    const guarded = snap.protection === undefined ? tests : Effect.raceFirst(tests, snap.protection.lost)
+    const exit = yield* Effect.exit(restore(guarded))
+    const ms = performance.now() - started
+    if (Exit.isSuccess(exit)) return { _tag: "Completed", tests: exit.value, ms } as const
+    if (Exit.isInterrupted(exit)) {
+      return { _tag: "Interrupted", signal: receivedSignal(), tests: progress?.current() ?? null, ms } as const
+    }
+    const error = exit.cause._tag === "Fail" ? exit.cause.error : undefined
+    const message = error instanceof Error ? error.message : String(error ?? exit.cause)
+    return { _tag: "Failed", message, tests: progress?.current() ?? empty, ms } as const
+  })
+
+/**
+ * The lane, end to end. The report says how it ended; its `exitCode` is recorded as the process's
+ * (Vitest sets `process.exitCode` on its own, and must not have the last word).
+ */
+export const run = (options: Options): Effect.Effect<LaneReport.Report> =>
+  Effect.uninterruptibleMask((restore) =>
+    Effect.gen(function*() {
+      const lane = yield* Lane.make(options)
+      const prepared = yield* Effect.exit(restore(Lane.prepare(lane)))
+      const snap = yield* Lane.snapshot(lane)
+      const outcome: Lane.TestsOutcome = Exit.isFailure(prepared)
+        ? { _tag: "Interrupted", signal: receivedSignal(), tests: null, ms: 0 }
+        : Lane.isReady(snap)
+        ? yield* runTests(snap, options, restore)
+        : { _tag: "NotRun" }
+      const report = yield* Lane.finish(lane, outcome)
+      setLaneExitCode(report.exitCode)
+      return report
+    }).pipe(Effect.scoped)
+  )

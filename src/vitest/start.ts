@@ -1,0 +1,184 @@
+/**
+ * Vitest's side of a lane run: starts the `workflow-live` project in this process (no second Node
+ * start-up), hands it the lane's run ID and skip decision, collects its results for the verdict, and
+ * takes over its signal handling. Vitest's own handlers exit the process at once on SIGINT/SIGTERM, which
+ * would skip the sweep: they are removed, so a signal interrupts the lane's fiber instead, which cancels
+ * and closes Vitest here and then lets `Lane.finish` sweep and report.
+ */
+import { Data, Duration, Effect, type Scope } from "effect"
+import type { SerializedError } from "vitest"
+import type { TestCase, TestModule, Vitest } from "vitest/node"
+import * as HttpRecorder from "../HttpRecorder.js"
+import type * as LaneReport from "../LaneReport.js"
+import * as RunId from "../RunId.js"
+import type { VitestArgs } from "./args.js"
+import * as Handoff from "./handoff.js"
+import { fromModules } from "./results.js"
+import { skipKey } from "./skipReason.js"
+
+/** Why the tests could not run. */
+export const reasons = ["vitest-did-not-start", "vitest-crashed"] as const
+
+/** Vitest could not be started, or stopped with an error of its own. */
+export class VitestStartError extends Data.TaggedError("VitestStartError")<{
+  readonly reason: typeof reasons[number]
+  readonly detail: string
+}> {
+  override get message(): string {
+    return [
+      this.reason === "vitest-did-not-start"
+        ? `Vitest could not start the workflow-live project (${this.reason}): ${this.detail}`
+        : `Vitest stopped with an error (${this.reason}): ${this.detail}`,
+      `  Fix: check the Vitest config (a \`workflow-live\` project must exist; \`--config\` after \`--\` picks ` +
+      `another file) and the arguments after \`--\`.`
+    ].join("\n")
+  }
+}
+
+/** How the tests run. */
+export interface Options {
+  readonly args: VitestArgs
+  readonly runId: string
+  readonly skip: string | undefined
+  /** What the workers' HTTP recorder needs (the run's mode and ledger); absent: calls are not recorded or counted. */
+  readonly http?: HttpRecorder.Provided | undefined
+  /** Watch mode: rerun on change until interrupted; `onPass` runs after each pass, before the next. */
+  readonly watch: boolean
+  readonly onPass?: ((tests: LaneReport.Tests) => Promise<void>) | undefined
+}
+
+/** Follows a run as it goes, so an interrupted run can still say what finished and what was running. */
+export interface Progress {
+  readonly current: () => LaneReport.Tests | null
+}
+
+const projectName = "workflow-live"
+
+// `--reporter` arrives as `reporter` and would replace the lane's own reporter: merge it into `reporters`
+const userReporters = (options: Readonly<Record<string, unknown>>): Array<unknown> => {
+  const requested = options.reporters ?? options.reporter
+  return requested === undefined ? ["default"] : Array.isArray(requested) ? requested : [requested]
+}
+
+const makeCollector = (root: () => string, pattern: () => RegExp | undefined, onPass: Options["onPass"]) => {
+  const running = new Set<string>()
+  let vitest: Vitest | undefined
+  let last: LaneReport.Tests | null = null
+  let frozen: LaneReport.Tests | null | undefined
+  const nameOf = (test: TestCase) => `${test.module.moduleId.slice(root().length + 1)} > ${test.fullName}`
+  const reporter = {
+    onInit: (ctx: Vitest) => void (vitest = ctx),
+    onTestCaseReady: (test: TestCase) => void running.add(nameOf(test)),
+    onTestCaseResult: (test: TestCase) => void running.delete(nameOf(test)),
+    onTestRunEnd: async (modules: ReadonlyArray<TestModule>, errors: ReadonlyArray<SerializedError>) => {
+      last = fromModules(modules, errors, { root: root(), pattern: pattern() })
+      running.clear()
+      if (onPass !== undefined && frozen === undefined) await onPass(last)
+    }
+  }
+  const now = (): LaneReport.Tests | null =>
+    running.size === 0 && last !== null
+      ? last
+      : vitest === undefined
+      ? null
+      : fromModules(vitest.state.getTestModules(), [], { root: root(), pattern: pattern(), running: [...running] })
+  // on interruption: what had finished and what was running at that moment, before the cancel fails them
+  const freeze = () => void (frozen ??= now())
+  const current = () => frozen === undefined ? now() : frozen
+  return { reporter, current, freeze, last: () => last }
+}
+
+/** Removes the listeners Vitest added since `before`: the lane handles signals and rejections itself. */
+const takeOverSignals = (before: Record<"SIGINT" | "SIGTERM" | "unhandledRejection", Array<unknown>>): void => {
+  for (const event of ["SIGINT", "SIGTERM", "unhandledRejection"] as const) {
+    for (const listener of process.listeners(event as "SIGINT")) {
+      if (!before[event].includes(listener)) process.off(event as "SIGINT", listener)
+    }
+  }
+}
+
+const listenersNow = () => ({
+  SIGINT: [...process.listeners("SIGINT")],
+  SIGTERM: [...process.listeners("SIGTERM")],
+  unhandledRejection: [...process.listeners("unhandledRejection")]
+})
+
+const create = (options: Options, collector: ReturnType<typeof makeCollector>) =>
+  Effect.acquireRelease(
+    Effect.tryPromise({
+      try: async () => {
+        const { createVitest } = await import("vitest/node")
+        const { reporter: _ignored, reporters: _also, ...rest } = options.args.options
+        const before = listenersNow()
+        // the live project is part of the config only when asked for (see vitest.config.ts)
+        process.env.WORKFLOW_LIVE_LANE = "1"
+        const vitest = await createVitest("test", {
+          ...rest,
+          run: !options.watch,
+          watch: options.watch,
+          project: [projectName],
+          reporters: [...userReporters(options.args.options), collector.reporter] as never
+        })
+        takeOverSignals(before)
+        return vitest
+      },
+      catch: (e) => new VitestStartError({ reason: "vitest-did-not-start", detail: e instanceof Error ? e.message : String(e) })
+    }),
+    (vitest) => Effect.promise(() => vitest.close()).pipe(Effect.timeout(Duration.seconds(10)), Effect.ignore)
+  )
+
+/**
+ * Stops a run on interruption: freezes what the lane will report, silences Vitest's own reporters (they
+ * would report the cancelled tests as failures after the lane's message), cancels, and waits for the run
+ * to wind down so its workers are gone before the sweep.
+ */
+const cancel = (vitest: Vitest, started: Promise<unknown>, freeze: () => void): Effect.Effect<void> =>
+  Effect.promise(async () => {
+    freeze()
+    ;(vitest as unknown as { reporters: Array<unknown> }).reporters = []
+    await vitest.cancelCurrentRun("keyboard-input")
+    await started.catch(() => undefined)
+  }).pipe(Effect.timeout(Duration.seconds(10)), Effect.ignore)
+
+/** Hands the run ID and the skip decision to the project: workers read them with `inject`. */
+const handOver = (vitest: Vitest, options: Options): void => {
+  Handoff.attach(vitest, { runId: options.runId, skip: options.skip })
+  for (const project of vitest.projects) {
+    project.provide(RunId.provideKey, options.runId)
+    if (options.skip !== undefined) project.provide(skipKey, options.skip)
+    if (options.http !== undefined) project.provide(HttpRecorder.provideKey, options.http)
+  }
+}
+
+/** Runs the project once (or, in watch mode, until interrupted); returns the results of the last pass. */
+export const run = (options: Options, progress: (p: Progress) => void = () => {}): Effect.Effect<LaneReport.Tests, VitestStartError, Scope.Scope> =>
+  Effect.gen(function*() {
+    let vitestRef: Vitest | undefined
+    const collector = makeCollector(
+      () => vitestRef?.config.root ?? process.cwd(),
+      () => vitestRef?.config.testNamePattern,
+      options.onPass
+    )
+    progress({ current: collector.current })
+    const vitest = yield* create(options, collector)
+    vitestRef = vitest
+    handOver(vitest, options)
+    const rejections: Array<unknown> = []
+    const onRejection = (reason: unknown) => void rejections.push(reason)
+    yield* Effect.acquireRelease(
+      Effect.sync(() => process.on("unhandledRejection", onRejection)),
+      () => Effect.sync(() => process.off("unhandledRejection", onRejection))
+    )
+    const started = vitest.start([...options.args.filters])
+    yield* Effect.tryPromise({
+      try: () => started,
+      catch: (e) => new VitestStartError({ reason: "vitest-crashed", detail: e instanceof Error ? e.message : String(e) })
+    }).pipe(Effect.onInterrupt(() => cancel(vitest, started, collector.freeze)))
+    if (options.watch) yield* Effect.never
+    const tests = collector.last()
+    if (tests === null) return yield* new VitestStartError({ reason: "vitest-crashed", detail: "the run ended without results" })
+    return rejections.length === 0 ? tests : {
+      ...tests,
+      runErrors: [...tests.runErrors, ...rejections.map((r) => ({ where: "unhandled", message: r instanceof Error ? r.message : String(r) }))]
+    }
+  })
