@@ -10,25 +10,15 @@
  * for its test file ({@link install}, from `vitest/httpRecorder.ts`).
  */
 import { Config, Data, Effect, Option } from "effect"
-import { existsSync, readdirSync, rmSync } from "node:fs"
+import { existsSync, readdirSync } from "node:fs"
 import { isAbsolute, join, relative, resolve } from "node:path"
-import { Agent, type Dispatcher, getGlobalDispatcher, setGlobalDispatcher, type SnapshotAgent } from "undici"
 import * as CostLedger from "./CostLedger.js"
-import {
-  type Canon,
-  type CanonicalRequest,
-  type Cassette,
-  canonicalUrl,
-  type Interaction,
-  matchOptions,
-  placeholderOrigin
-} from "./internal/cassette.js"
+import { type Canon, type CanonicalRequest, type Cassette, placeholderOrigin } from "./internal/cassette.js"
 import * as Store from "./internal/cassetteStore.js"
-import * as EgressGuard from "./internal/egressGuard.js"
-import * as Ledger from "./internal/ledgerChannel.js"
-import * as NodeHttpCalls from "./internal/nodeHttpCalls.js"
-import { nearest } from "./internal/nearestRequest.js"
-import { RecordingDispatcher, type TestName } from "./internal/recordingDispatcher.js"
+import type * as EgressGuard from "./internal/egressGuard.js"
+import * as FileRecorder from "./internal/fileRecorder.js"
+import { type Candidate, nearest } from "./internal/nearestRequest.js"
+import type { TestName } from "./internal/recordingDispatcher.js"
 
 /** The setting that chooses live, record or replay. */
 export const modeVariable = "WORKFLOW_LIVE_HTTP"
@@ -211,17 +201,10 @@ export const cassetteFor = (cassettes: string, testFile: string): string => {
 // ---------------------------------------------------------------------------------------------------
 
 /** The name calls outside any test (a suite's `beforeAll`, a layer) are kept under. */
-export const outsideTest = "(outside a test)"
+export const outsideTest: string = FileRecorder.outsideTest
 
-/** A test file's recorder in a worker. */
-export interface Recorder {
-  /** The test that starts: its calls are keyed to it. */
-  readonly beginTest: (name: string) => void
-  /** Ends the test: keeps its recording; returns the errors that fail it (no recording, escaped, budget). */
-  readonly endTest: () => Promise<ReadonlyArray<Error>>
-  /** Writes the cassette (record), puts the previous dispatcher back, waits for the ledger. */
-  readonly close: () => Promise<void>
-}
+/** A test file's recorder in a worker (see {@link install}). */
+export type Recorder = FileRecorder.Recorder
 
 const canonFrom = (provided: Provided): Canon => {
   const values = (variables: ReadonlyArray<string>) =>
@@ -247,12 +230,8 @@ const shownPath = (path: string): string => {
   return inside.startsWith("..") || isAbsolute(inside) ? path : inside
 }
 
-const noRecording = (
-  request: CanonicalRequest,
-  test: TestName,
-  cassette: string,
-  candidates: ReadonlyArray<Store.Playback["candidates"][number]>
-): HttpRecorderError => {
+const noRecording = (cassette: string) =>
+(request: CanonicalRequest, test: TestName, candidates: ReadonlyArray<Candidate>): HttpRecorderError => {
   const near = nearest(request, test.key, candidates)
   return new HttpRecorderError({
     reason: "no-recording",
@@ -273,42 +252,29 @@ const noRecording = (
   })
 }
 
-const escaped = (destination: EgressGuard.Destination, test: TestName): HttpRecorderError =>
-  new HttpRecorderError({
-    reason: "escaped",
-    test: test.full,
-    detail: `Replay refused a connection to ${destination.host}:${destination.port}`,
-    context: [],
-    fix: "send the request with fetch (for example @effect/platform's FetchHttpClient) so it can be recorded and " +
-      `replayed, or run this test live (${modeVariable}=live)`
-  })
-
-// live and record: node:http calls bypass fetch, so they are neither recorded nor held back, only counted
-const watchNodeHttp = (
-  canon: Canon,
-  channel: Ledger.LedgerClient,
-  test: () => TestName,
-  next: (test: TestName) => number
-): () => void =>
-  NodeHttpCalls.watch((call) => {
-    const name = test()
-    const url = canonicalUrl(canon, call.url).split("?")[0]!
-    const variable = /^(\{[A-Za-z0-9_]+\})(.*)$/.exec(url)
-    const parsed = variable === null ? new URL(url) : undefined
-    channel.settle(undefined, {
-      test: name.full,
-      method: call.method,
-      origin: variable?.[1] ?? parsed!.origin,
-      path: variable === null ? parsed!.pathname : variable[2] || "/",
-      mode: "live",
-      seq: next(name),
-      status: call.status,
-      durationMs: call.durationMs,
-      model: undefined,
-      inputTokens: undefined,
-      outputTokens: undefined
+const failures = (cassette: string): FileRecorder.Failures => ({
+  noRecording: noRecording(cassette),
+  escaped: (destination, test) =>
+    new HttpRecorderError({
+      reason: "escaped",
+      test: test.full,
+      detail: `Replay refused a connection to ${destination.host}:${destination.port}`,
+      context: [],
+      fix: "send the request with fetch (for example @effect/platform's FetchHttpClient) so it can be recorded and " +
+        `replayed, or run this test live (${modeVariable}=live)`
+    }),
+  refused: (request, test, refusal) =>
+    new CostLedger.BudgetExceeded({ reason: refusal.reason, test: test.full, request: `${request.method} ${request.url}`, refusal }),
+  unreachable: (detail) => new CostLedger.CostLedgerError({ reason: "ledger-unreachable", detail }),
+  unwritable: (detail) =>
+    new HttpRecorderError({
+      reason: "unwritable-cassette",
+      test: undefined,
+      detail: `The cassette ${shownPath(cassette)} could not be written: ${detail}`,
+      context: [],
+      fix: `make ${shownPath(resolve(cassette, ".."))} writable, or point ${cassettesVariable} at a writable directory`
     })
-  })
+})
 
 const readCassette = (path: string, testFile: string): Cassette => {
   const result = Store.read(path, relative(process.cwd(), testFile))
@@ -326,7 +292,7 @@ const readCassette = (path: string, testFile: string): Cassette => {
  * Installs the recorder for one test file in this worker: the global undici dispatcher (which `fetch`
  * uses) and, in replay, the guard on outgoing connections. Throws {@link HttpRecorderError}.
  */
-export const install = async (provided: Provided, testFile: string): Promise<Recorder> => {
+export const install = (provided: Provided, testFile: string): Promise<Recorder> => {
   if (process.pid !== provided.lanePid) {
     throw new HttpRecorderError({
       reason: "wrong-pool",
@@ -336,107 +302,15 @@ export const install = async (provided: Provided, testFile: string): Promise<Rec
       fix: "set `pool: \"threads\"` in the workflow-live project of vitest.config.ts"
     })
   }
-  const canon = canonFrom(provided)
-  const path = cassetteFor(provided.cassettes, testFile)
-  const file = relative(process.cwd(), testFile)
-  const cassette = provided.mode === "live" ? undefined : readCassette(path, testFile)
-  const tests: Record<string, ReadonlyArray<Interaction>> = { ...cassette?.tests }
-  const channel = Ledger.connect(provided.ledger)
-  const playback = provided.mode === "replay" ? await Store.playback(cassette!) : undefined
-  const live = provided.mode === "live" ? new Agent() : undefined
-  const recording = new Map<string, SnapshotAgent>()
-  const problems = new Map<string, Array<Error>>()
-  const name = (key: string): TestName => ({ key, full: `${file} > ${key}` })
-  let current = name(outsideTest)
-  const remember = (test: TestName, error: Error, reason: string): Error => {
-    problems.set(test.key, [...(problems.get(test.key) ?? []), error])
-    channel.problem({ test: test.full, reason, message: error.message })
-    return error
-  }
-  const ledger: Ledger.LedgerClient = {
-    ...channel,
-    reserve: (call) =>
-      channel.reserve(call).catch((error: Error) => {
-        throw remember(current, new CostLedger.CostLedgerError({ reason: "ledger-unreachable", detail: error.message }), "ledger-unreachable")
-      })
-  }
-  const recorderOf = (key: string): SnapshotAgent => {
-    if (!recording.has(key)) recording.set(key, Store.recordingAgent())
-    return recording.get(key)!
-  }
-  const sequence = new Map<string, number>()
-  const next = (test: TestName): number => {
-    sequence.set(test.full, (sequence.get(test.full) ?? 0) + 1)
-    return sequence.get(test.full)!
-  }
-  const dispatcher = new RecordingDispatcher({
+  const cassettePath = cassetteFor(provided.cassettes, testFile)
+  return FileRecorder.open({
     mode: provided.mode,
-    canon,
-    ledger,
-    test: () => current,
-    next,
-    inner: (test): Dispatcher => live ?? playback?.agent ?? recorderOf(test.key),
-    lookup: (request, test) => {
-      const options = matchOptions(request, test.key)
-      return playback!.has(options) ? options : remember(test, noRecording(request, test, path, playback!.candidates), "no-recording")
-    },
-    refused: (request, test, refusal) =>
-      remember(test, new CostLedger.BudgetExceeded({ reason: refusal.reason, test: test.full, request: `${request.method} ${request.url}`, refusal }), refusal.reason)
+    canon: canonFrom(provided),
+    file: relative(process.cwd(), testFile),
+    cassettePath,
+    cassette: provided.mode === "live" ? undefined : readCassette(cassettePath, testFile),
+    ledger: provided.ledger,
+    allowed: isAllowed(provided.allow),
+    failures: failures(cassettePath)
   })
-  const previous = getGlobalDispatcher()
-  setGlobalDispatcher(dispatcher)
-  const restoreNet = provided.mode === "replay"
-    ? EgressGuard.install(isAllowed(provided.allow), (d) => remember(current, escaped(d, current), "escaped"))
-    : watchNodeHttp(canon, channel, () => current, next)
-  const keep = async (key: string): Promise<void> => {
-    const agent = recording.get(key)
-    recording.delete(key)
-    if (provided.mode !== "record") return
-    const interactions = agent === undefined ? [] : Store.interactionsOf(canon, agent)
-    if (interactions.length > 0) tests[key] = interactions
-    else delete tests[key]
-    await agent?.close()
-  }
-  const ran = new Set<string>()
-  return {
-    beginTest: (key) => {
-      current = name(key)
-      ran.add(key)
-    },
-    endTest: async () => {
-      const key = current.key
-      current = name(outsideTest)
-      await keep(key)
-      const errors = problems.get(key) ?? []
-      problems.delete(key)
-      return errors
-    },
-    close: async () => {
-      restoreNet()
-      setGlobalDispatcher(previous)
-      if (recording.has(outsideTest) || ran.size > 0) await keep(outsideTest)
-      await ledger.flush().catch(() => undefined)
-      ledger.close()
-      await Promise.all([playback?.close(), live?.close(), ...[...recording.values()].map((a) => a.close())])
-      // a file whose tests call nothing gets no cassette (and loses a stale one)
-      if (provided.mode === "record" && ran.size > 0) writeCassette(path, { version: 1, file, tests })
-      const outside = problems.get(outsideTest) ?? []
-      if (outside.length > 0) throw outside[0]
-    }
-  }
-}
-
-const writeCassette = (path: string, cassette: Cassette): void => {
-  try {
-    if (Object.keys(cassette.tests).length > 0) Store.write(path, cassette)
-    else rmSync(path, { force: true })
-  } catch (error) {
-    throw new HttpRecorderError({
-      reason: "unwritable-cassette",
-      test: undefined,
-      detail: `The cassette ${shownPath(path)} could not be written: ${(error as Error).message}`,
-      context: [],
-      fix: `make ${shownPath(resolve(path, ".."))} writable, or point ${cassettesVariable} at a writable directory`
-    })
-  }
 }

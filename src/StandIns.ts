@@ -148,6 +148,8 @@ export interface Options {
   readonly llmPort?: number | undefined
   /** The key the LLM stand-in requires. Default `stand-in-key`. */
   readonly llmApiKey?: string | undefined
+  /** How long a chat completion takes, like a real model's answer (default 0: at once). */
+  readonly llmLatencyMs?: number | undefined
 }
 
 /** Why the stand-ins could not start. */
@@ -205,6 +207,7 @@ const tendersHandler = (stats: { calls: number }, current: () => Stats): http.Re
 const llmHandler = (
   stats: { calls: number; completions: number; unauthorized: number },
   key: string,
+  latencyMs: number,
   current: () => Stats
 ): http.RequestListener =>
 (req, res) => {
@@ -231,13 +234,15 @@ const llmHandler = (
       const user = [...messages].reverse().find((m) => m.role === "user")
       if (typeof user?.content !== "string") return json(res, 400, { error: { message: "no user message" } })
       const content = summaryFor(user.content)
-      return json(res, 200, {
+      const answer = () => json(res, 200, {
         id: `chatcmpl-stand-in-${stats.completions}`,
         object: "chat.completion",
         model: modelOf(text),
         choices: [{ index: 0, finish_reason: "stop", message: { role: "assistant", content } }],
         usage: usageFor(messages, content)
       })
+      if (latencyMs <= 0) return answer()
+      setTimeout(answer, latencyMs)
     }, () => json(res, 400, { error: { message: "unreadable body" } }))
     return
   }
@@ -278,7 +283,11 @@ export const make = (options: Options = {}): Effect.Effect<StandIns, StandInsErr
       "tenders",
       options.tendersPort ?? 0
     )
-    const llmPort = yield* listen(http.createServer(llmHandler(llmStats, llmApiKey, stats)), "llm", options.llmPort ?? 0)
+    const llmPort = yield* listen(
+      http.createServer(llmHandler(llmStats, llmApiKey, options.llmLatencyMs ?? 0, stats)),
+      "llm",
+      options.llmPort ?? 0
+    )
     const tendersApiUrl = `http://127.0.0.1:${tendersPort}/api`
     const llmBaseUrl = `http://127.0.0.1:${llmPort}/v1`
     return {

@@ -57,6 +57,9 @@ export const write = (path: string, cassette: Cassette): void => {
   renameSync(temporary, path)
 }
 
+/** Removes a cassette (a file whose tests no longer call anything). */
+export const remove = (path: string): void => rmSync(path, { force: true })
+
 // SnapshotAgent warns once per thread that it is experimental; the lane's output is no place for it
 // (its status is documented instead). Only that one warning is held back.
 const quietly = <A>(make: () => A): A => {
