@@ -47,7 +47,9 @@ const lane = (name: string, http: string, env: Record<string, string>): Promise<
     })
   })
 
-const testsPhase = (report: LaneReport.Report): number => report.phases.find((p) => p.name === "tests")?.ms ?? Number.NaN
+// the test itself, without Vitest's start: where the external calls' time goes
+const testTime = (report: LaneReport.Report): number =>
+  (report.tests?.cases ?? []).reduce((sum, c) => sum + c.durationMs, 0)
 
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(2)} s`
 
@@ -62,7 +64,7 @@ const costSection = (live: LaneReport.Report, times: Record<Mode, { lane: number
     return price === undefined ? `${m}: price unknown` : `${m}: $${price.input} / $${price.output} per 1M input / output tokens`
   })
   const row = (mode: Mode, calls: string, spent: string) =>
-    `| ${mode} | ${seconds(times[mode].lane)} | ${seconds(times[mode].tests)} | ${calls} | ${spent} |`
+    `| ${mode} | ${seconds(times[mode].lane)} | ${Math.round(times[mode].tests)} ms | ${calls} | ${spent} |`
   return [
     `The sample suite (\`${suite}\`, one test) makes ${total.calls} external calls per run: ` +
     `${cost.calls.length - llm.length} to the tender source API and ${llm.length} LLM chat completions ` +
@@ -72,9 +74,10 @@ const costSection = (live: LaneReport.Report, times: Record<Mode, { lane: number
     "",
     `Measured by \`mise run bench\` (bench/replay.bench.ts, ${rounds} rounds, medians, ${new Date().toISOString().slice(0, 10)}), ` +
     `the whole lane against the local stand-ins; "slow LLM" answers each completion after ${latencyMs} ms, as a small ` +
-    `hosted model does:`,
+    `hosted model does. The whole lane is mostly Vitest's and the reset's fixed cost (and drifts with the machine's ` +
+    `load); the test's own time is where the calls go:`,
     "",
-    "| mode | lane (wall) | tests phase | external calls | spent |",
+    "| mode | whole lane (wall) | the test itself | external calls | spent |",
     "|---|---|---|---|---|",
     row("live", `${total.calls} live`, CostLedger.formatUsd(total.costUsd)),
     row("live, slow LLM", `${total.calls} live`, CostLedger.formatUsd(total.costUsd)),
@@ -120,7 +123,7 @@ await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
     for (const mode of [...order.slice(i % 3), ...order.slice(0, i % 3)]) {
       const { ms, report } = yield* Effect.promise(runs[mode])
       samples[mode].lane.push(ms)
-      samples[mode].tests.push(testsPhase(report))
+      samples[mode].tests.push(testTime(report))
       if (mode === "live") lastLive = report
     }
   }
@@ -129,11 +132,11 @@ await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
   ) as Record<Mode, { lane: number; tests: number }>
   console.log(`rounds: ${rounds} (medians), LLM latency of the slow stand-in: ${latencyMs} ms`)
   for (const mode of order) {
-    console.log(`  ${mode.padEnd(16)} lane ${seconds(m[mode].lane).padStart(8)}   tests phase ${seconds(m[mode].tests).padStart(8)}`)
+    console.log(`  ${mode.padEnd(16)} lane ${seconds(m[mode].lane).padStart(8)}   the test ${Math.round(m[mode].tests).toString().padStart(6)} ms`)
   }
-  emit({ bench: "replay", metric: "tests phase: replay / live (stand-ins answer at once)", value: m.replay.tests / m.live.tests, unit: "x" })
-  emit({ bench: "replay", metric: `tests phase: replay / live (LLM answers in ${latencyMs} ms)`, value: m.replay.tests / m["live, slow LLM"].tests, unit: "x", max: 1 })
-  emit({ bench: "replay", metric: "tests phase, replay", value: m.replay.tests, unit: "ms" })
+  emit({ bench: "replay", metric: "the test: replay / live (stand-ins answer at once)", value: m.replay.tests / m.live.tests, unit: "x" })
+  emit({ bench: "replay", metric: `the test: replay / live (LLM answers in ${latencyMs} ms)`, value: m.replay.tests / m["live, slow LLM"].tests, unit: "x", max: 1 })
+  emit({ bench: "replay", metric: `whole lane: replay / live (LLM answers in ${latencyMs} ms)`, value: m.replay.lane / m["live, slow LLM"].lane, unit: "x" })
   writeDocs(costSection(lastLive!, m))
   console.log(`  wrote the cost section of ${docs}`)
 })))
