@@ -9,13 +9,17 @@ import * as VitestArgs from "../vitest/args.js"
 import * as VitestLane from "../vitest/lane.js"
 import { describe } from "./help.js"
 
+// the report directory came from the variable when the option was not given
+const reportDirSetting = (): string =>
+  process.argv.some((arg) => arg === "--report-dir" || arg.startsWith("--report-dir=")) ? "--report-dir" : "WORKFLOW_LIVE_REPORT_DIR"
+
 /**
  * The lane's inputs, checked before anything runs: the report directory, the settings (with the HTTP
  * mode, `http` overriding `WORKFLOW_LIVE_HTTP`, and the budget), the Vitest arguments.
  */
 export const inputs = (reportDir: string, passthrough: ReadonlyArray<string>, watch: boolean, http?: string | undefined) =>
   Effect.gen(function*() {
-    const dir = yield* LaneInput.reportDirectory(reportDir)
+    const dir = yield* LaneInput.reportDirectory(reportDir, reportDirSetting())
     yield* LaneInput.settings
     const external = yield* ExternalCalls.settings(http)
     const args = yield* VitestArgs.parse(passthrough)
