@@ -262,6 +262,24 @@ describe("a call around fetch (node:http)", () => {
   }, 180_000)
 })
 
+describe("a live project in child processes (pool forks)", () => {
+  it("cannot reach the run's ledger: its files fail with wrong-pool, and nothing is called", async () => {
+    const standInScope = Effect.runSync(Scope.make())
+    const standIns = await Effect.runPromise(Scope.extend(StandIns.make({ llmApiKey: key }), standInScope))
+    let run: Lane
+    try {
+      run = await lane("forks", ["--", "--config", "test/support/external/vitest.forks.config.ts"], standIns.env)
+    } finally {
+      await Effect.runPromise(Scope.close(standInScope, Exit.void))
+    }
+    expect(run.code).toBe(1)
+    expect(run.output).toContain("This live test file runs in another process than the lane")
+    expect(run.output).toContain(`set \`pool: "threads"\``)
+    // only preflight's probe reached the tender API
+    expect(standIns.stats().tenders.calls).toBe(1)
+  }, 180_000)
+})
+
 describe("the budget", () => {
   it("of 1 call fails the lane at the second call, which is never sent, with 0 rows left", async () => {
     const standInScope = Effect.runSync(Scope.make())
