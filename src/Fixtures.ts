@@ -268,6 +268,12 @@ export interface Fixtures {
     tender: Pick<Tender, "id">,
     overrides?: MatchOverrides
   ) => Effect.Effect<TenderMatch, FixturesError, Scope.Scope>
+  /**
+   * Hands rows the code under test wrote under its own ids (not a fixture key) to the test's scope:
+   * when it closes they are deleted with every row referencing them, like a fixture's own. The lane's
+   * leak check fails on any row a run leaves, so a workflow's own rows need this (or their own cleanup).
+   */
+  readonly adopt: (table: Table, ids: ReadonlyArray<number>) => Effect.Effect<void, never, Scope.Scope>
   /** A notification to the customer, optionally about a match; release deletes it. */
   readonly notification: (
     customer: Pick<Customer, "id">,
@@ -388,6 +394,10 @@ export const make = (
       runId,
       key: Effect.sync(() => nextKeys(1)[0]!),
       customers,
+      adopt: (table, ids) =>
+        Effect.addFinalizer(() =>
+          FixturesSql.cleanup(sql, table, ids.map(String)).pipe(Effect.mapError(cleanupError(runId, table)), Effect.orDie)
+        ),
       customer: (overrides) => one(customers(1, overrides)),
       alertProfile: (customer, overrides) =>
         Effect.gen(function*() {

@@ -13,12 +13,12 @@
 import { Cause, Data, Effect, Option, Ref, type Scope } from "effect"
 import * as DatabaseReset from "./DatabaseReset.js"
 import * as DsnGuard from "./DsnGuard.js"
-import * as Fixtures from "./Fixtures.js"
 import { renderCause } from "./internal/render.js"
 import type { LaneSignal } from "./internal/signals.js"
 import { exitCodeFor } from "./internal/signals.js"
 import { firstLine } from "./internal/terminal.js"
 import * as LaneReport from "./LaneReport.js"
+import * as LeakCheck from "./LeakCheck.js"
 import * as Preflight from "./Preflight.js"
 import * as RunId from "./RunId.js"
 import * as WorkflowLiveConfig from "./WorkflowLiveConfig.js"
@@ -68,6 +68,8 @@ export interface Snapshot {
   /** The protection held while the tests run; set once the lane is ready for its tests. */
   readonly protection: Protection | undefined
   readonly earlier: LaneReport.Earlier | undefined
+  /** The point after the reset from which every row is the run's (for the leak check and the sweep). */
+  readonly baseline: LeakCheck.Baseline | undefined
   /** The phase that stopped the lane, with its full message. */
   readonly stopped: LaneError | undefined
 }
@@ -89,6 +91,7 @@ export const make = (options: Options): Effect.Effect<Lane> =>
       skip: undefined,
       protection: undefined,
       earlier: undefined,
+      baseline: undefined,
       stopped: undefined
     }),
     (state) => ({ options, startedAt: new Date(), state })
@@ -198,32 +201,49 @@ const preflight = (lane: Lane): Effect.Effect<Preflight.Report, LaneError> =>
         : found(`${r.rows.length} checks passed${r.file === undefined ? "" : ` (${r.file})`}`)
   )
 
-const describeReset = (r: DatabaseReset.ResetResult): Found =>
+const describeReset = (r: DatabaseReset.ResetResult, earlier: LaneReport.Earlier | undefined): Found =>
   found(
     `${r.mode === "warm" ? `cloned ${r.template}` : "created"}, ${r.applied.length} migration(s) applied` +
-      (r.terminated.length === 0 ? "" : `, ${r.terminated.length} session(s) terminated`)
+      (r.terminated.length === 0 ? "" : `, ${r.terminated.length} session(s) terminated`) +
+      (earlier === undefined ? "" : `; removed what run ${earlier.runId} left: ${LaneReport.formatRows(earlier.rows)}`)
   )
 
+/**
+ * The reset; what the last run left (if it never finished) is read first, and reported with it. Its lock
+ * stays held (shared, on the same session) until the lane's scope closes.
+ */
 const reset = (lane: Lane, target: DsnGuard.VerifiedTarget) =>
-  phase(
-    lane,
-    "reset",
-    DatabaseReset.fromConfig(target).pipe(Effect.provide(WorkflowLiveConfig.layerConfig)),
-    describeReset
-  )
+  Effect.gen(function*() {
+    const earlier = Option.getOrUndefined(yield* LeakCheck.leftover(target))
+    const reset = yield* phase(
+      lane,
+      "reset",
+      DatabaseReset.protectFromConfig(target).pipe(Effect.provide(WorkflowLiveConfig.layerConfig)),
+      (r) => describeReset(r.result, earlier)
+    )
+    yield* update(lane, { earlier })
+    return reset
+  })
 
-/** The shared lock on the reset key, held until the lane's scope closes. */
-const protect = (lane: Lane, target: DsnGuard.VerifiedTarget): Effect.Effect<Protection, LaneError, Scope.Scope> =>
+/**
+ * The reset's lock, turned shared without a gap and watched (`lost` fails the moment its session is gone),
+ * then the baseline: from here on, every row written is the run's.
+ */
+const protect = (lane: Lane, reset: DatabaseReset.ProtectedReset, target: DsnGuard.VerifiedTarget, runId: RunId.RunIdString) =>
   phase(
     lane,
     "protect",
-    Effect.as(DatabaseReset.protect(target), { lost: Effect.never } satisfies Protection),
-    () => found("shared lock held until the lane ends: another lane's reset waits")
+    Effect.map(LeakCheck.baseline(target, runId), (baseline) => ({ protection: reset.protection satisfies Protection, baseline })),
+    ({ baseline }) =>
+      found(
+        `shared lock held by pid ${reset.protection.pid} until the lane ends (another lane's reset waits; losing it ` +
+          `fails the lane); baseline xid ${baseline.xid}`
+      )
   )
 
 const prepareSteps = (lane: Lane): Effect.Effect<void, LaneError, Scope.Scope> =>
   Effect.gen(function*() {
-    yield* resolveRunId(lane)
+    const runId = yield* resolveRunId(lane)
     const target = yield* guard(lane)
     const checked = yield* preflight(lane)
     if (checked.verdict === "skip") {
@@ -232,9 +252,8 @@ const prepareSteps = (lane: Lane): Effect.Effect<void, LaneError, Scope.Scope> =
     if (target === undefined) {
       return yield* new LaneError({ phase: "guard", detail: `${WorkflowLiveConfig.dsnVariable} is not set.` })
     }
-    yield* reset(lane, target)
-    const protection = yield* protect(lane, target)
-    yield* update(lane, { protection })
+    const { baseline, protection } = yield* protect(lane, yield* reset(lane, target), target, runId)
+    yield* update(lane, { protection, baseline })
   })
 
 /**
@@ -293,7 +312,7 @@ const verdict = (lane: Lane, outcome: TestsOutcome, snap: Snapshot): Effect.Effe
     case "Interrupted": {
       const running = outcome.tests?.running ?? []
       const detail = `interrupted by ${outcome.signal ?? "a signal"}` +
-        (running.length === 0 ? "" : `; running: ${running.join(", ")}`)
+        (running.length === 0 ? " (no test was running)" : `; running: ${running.join(", ")}`)
       return record(lane, { name: "tests", status: "fail", ms: outcome.ms, detail })
     }
     case "Failed":
@@ -304,47 +323,45 @@ const verdict = (lane: Lane, outcome: TestsOutcome, snap: Snapshot): Effect.Effe
   }
 }
 
-/** Leak check: rows of this run still in the database after every test ended. */
-const leakCheck = (lane: Lane, target: DsnGuard.VerifiedTarget, runId: RunId.RunIdString) =>
+/** Leak check: every row the run wrote that is still there when the tests are over. */
+const leakCheck = (lane: Lane, target: DsnGuard.VerifiedTarget, baseline: LeakCheck.Baseline) =>
   phase(
     lane,
     "leak check",
-    Fixtures.onTarget(target, Fixtures.leaks(runId)),
-    (counts) => {
-      const left = LaneReport.formatRows(counts)
-      return left === "" ? found("no row of this run left") : found(`rows of run ${runId} left behind: ${left}`, "fail")
+    LeakCheck.written(target, baseline),
+    (rows) => {
+      const left = LaneReport.formatRows(rows)
+      return left === "" ? found("no row of this run left") : found(`left behind by this run: ${left}`, "fail")
     }
   ).pipe(
-    Effect.tap((counts) =>
-      LaneReport.totalRows(counts) === 0
+    Effect.tap((rows) =>
+      LaneReport.totalRows(rows) === 0
         ? Effect.void
         : update(lane, {
           stopped: new LaneError({
             phase: "leak check",
-            detail: new Fixtures.FixturesError({ reason: "leaked", table: undefined, runId, detail: "", leaked: counts }).message
+            detail: new LeakCheck.LeakCheckError({ reason: "leaked", runId: baseline.runId, detail: "", rows }).message
           })
         })
     ),
     Effect.catchAll((stopped) => Effect.as(update(lane, { stopped }), null))
   )
 
-/** Sweep: removes what the run left (after a leak or an interruption), children first. */
-const sweep = (lane: Lane, target: DsnGuard.VerifiedTarget, runId: RunId.RunIdString) =>
+/** Sweep: removes every row the run wrote and left (after a leak or an interruption), children first. */
+const sweep = (lane: Lane, target: DsnGuard.VerifiedTarget, baseline: LeakCheck.Baseline) =>
   phase(
     lane,
     "sweep",
-    Fixtures.onTarget(target, Fixtures.sweep(runId)).pipe(Effect.timeout("15 seconds")),
+    LeakCheck.sweep(target, baseline).pipe(Effect.timeout("15 seconds")),
     (swept) => found(LaneReport.totalRows(swept) === 0 ? "nothing to remove" : `removed ${LaneReport.formatRows(swept)}`)
   ).pipe(Effect.catchAll((stopped) => Effect.as(update(lane, { stopped }), null)))
 
 /** Leak check, then sweep, for a lane that reached its tests; interrupted lanes only sweep. */
 const cleanUp = (lane: Lane, outcome: TestsOutcome, snap: Snapshot) =>
   Effect.gen(function*() {
-    if (snap.protection === undefined || snap.target === undefined || snap.runId === undefined) {
-      return { leaks: null, swept: null }
-    }
+    if (snap.baseline === undefined || snap.target === undefined) return { leaks: null, swept: null }
     const interrupted = outcome._tag === "Interrupted"
-    const leaks = interrupted ? null : yield* leakCheck(lane, snap.target, snap.runId)
+    const leaks = interrupted ? null : yield* leakCheck(lane, snap.target, snap.baseline)
     if (interrupted && lane.options.disposable !== undefined) {
       yield* record(lane, { name: "sweep", status: "skip", ms: 0, detail: `not needed: ${lane.options.disposable}` })
       return { leaks, swept: null }
@@ -353,7 +370,7 @@ const cleanUp = (lane: Lane, outcome: TestsOutcome, snap: Snapshot) =>
       yield* record(lane, { name: "sweep", status: "pass", ms: 0, detail: "nothing to remove" })
       return { leaks, swept: {} }
     }
-    const swept = yield* sweep(lane, snap.target, snap.runId)
+    const swept = yield* sweep(lane, snap.target, snap.baseline)
     return { leaks, swept }
   })
 
@@ -450,3 +467,11 @@ export const finish = (lane: Lane, tests: TestsOutcome): Effect.Effect<LaneRepor
     const cleaned = yield* cleanUp(lane, tests, yield* snapshot(lane))
     return yield* report(lane, tests, cleaned)
   })
+
+/**
+ * One pass of a lane in watch mode: the same verdict, leak check, sweep and report as {@link finish}, on a
+ * copy of the prepared lane, which stays prepared (reset once, protected) for the next pass.
+ */
+export const pass = (lane: Lane, tests: TestsOutcome): Effect.Effect<LaneReport.Report> =>
+  Effect.flatMap(Ref.get(lane.state), (prepared) =>
+    Effect.flatMap(Ref.make(prepared), (state) => finish({ ...lane, state }, tests)))

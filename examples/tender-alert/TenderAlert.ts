@@ -118,6 +118,8 @@ export class TenderAlertError extends Data.TaggedError("TenderAlertError")<{
 /** What one run of the job did. */
 export interface Result {
   readonly tendersFetched: number
+  /** The `tenders` rows the job stored (new or already there), by id: what a caller cleans up. */
+  readonly tendersStored: ReadonlyArray<number>
   readonly matchesWritten: number
   readonly notificationsWritten: number
 }
@@ -184,6 +186,7 @@ export const run = (options: { readonly customerId: number; readonly since: Date
 
     let matchesWritten = 0
     let notificationsWritten = 0
+    const tendersStored: Array<number> = []
     for (const tender of tenders) {
       const matching = profiles.flatMap((row) => {
         const profile: Profile = {
@@ -212,6 +215,7 @@ export const run = (options: { readonly customerId: number; readonly since: Date
         })
       } ON CONFLICT (external_id) DO UPDATE SET title = EXCLUDED.title RETURNING id`)
       const tenderId = Number(stored!.id)
+      tendersStored.push(tenderId)
       const existing = yield* db(sql<{ alert_profile_id: string }>`SELECT alert_profile_id FROM tender_matches
         WHERE tender_id = ${tenderId} AND alert_profile_id = ANY(${matching.map((m) => String(m.profile.id))}::bigint[])`)
       const known = new Set(existing.map((row) => Number(row.alert_profile_id)))
@@ -241,5 +245,5 @@ export const run = (options: { readonly customerId: number; readonly since: Date
         notificationsWritten++
       }
     }
-    return { tendersFetched: tenders.length, matchesWritten, notificationsWritten }
+    return { tendersFetched: tenders.length, tendersStored, matchesWritten, notificationsWritten }
   })

@@ -43,6 +43,9 @@ const plainConsole = (console: Console.Console): Console.Console => {
   }
 }
 
+const usageFix = "  Fix: `workflow-live --help` lists the commands, `workflow-live <command> --help` their options; " +
+  "arguments for Vitest go after `--` (`workflow-live run -- -t \"tender\"`).\n"
+
 Signals.watch()
 
 const program = Console.consoleWith((console) =>
@@ -51,9 +54,11 @@ const program = Console.consoleWith((console) =>
     Effect.withConsole(plainConsole(console)),
     Effect.tapErrorCause((cause) => {
       const failure = Cause.failureOption(cause)
-      // @effect/cli printed its usage errors already; interruptions are the lane's to report
-      if (Cause.isInterruptedOnly(cause) || (failure._tag === "Some" && ValidationError.isValidationError(failure.value))) {
-        return Effect.void
+      // interruptions are the lane's to report
+      if (Cause.isInterruptedOnly(cause)) return Effect.void
+      // @effect/cli printed what was wrong with the command line; add where the right form is
+      if (failure._tag === "Some" && ValidationError.isValidationError(failure.value)) {
+        return Effect.sync(() => process.stderr.write(usageFix))
       }
       return Effect.sync(() => process.stderr.write(`\n${renderCause(cause)}\n`))
     })

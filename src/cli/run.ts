@@ -8,10 +8,14 @@ import * as VitestArgs from "../vitest/args.js"
 import * as VitestLane from "../vitest/lane.js"
 import { describe } from "./help.js"
 
+// the report directory came from the variable when the option was not given
+const reportDirSetting = (): string =>
+  process.argv.some((arg) => arg === "--report-dir" || arg.startsWith("--report-dir=")) ? "--report-dir" : "WORKFLOW_LIVE_REPORT_DIR"
+
 /** The lane's inputs, checked before anything runs: the report directory, the settings, the Vitest arguments. */
 export const inputs = (reportDir: string, passthrough: ReadonlyArray<string>, watch: boolean) =>
   Effect.gen(function*() {
-    const dir = yield* LaneInput.reportDirectory(reportDir)
+    const dir = yield* LaneInput.reportDirectory(reportDir, reportDirSetting())
     yield* LaneInput.settings
     const args = yield* VitestArgs.parse(passthrough)
     return { reportDir: dir, args: { ...args, watch: args.watch || watch } }

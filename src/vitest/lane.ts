@@ -5,7 +5,7 @@
  * Only the prepare phases and the tests can be interrupted: on SIGINT/SIGTERM Vitest is cancelled and
  * closed, and `Lane.finish` still runs (sweep, one message, the report), before the process exits 130/143.
  */
-import { Effect, Exit } from "effect"
+import { Effect, Exit, Runtime } from "effect"
 import * as Lane from "../Lane.js"
 import type * as LaneReport from "../LaneReport.js"
 import { setLaneExitCode } from "../internal/exitCode.js"
@@ -30,8 +30,15 @@ const empty: LaneReport.Tests = {
   externalCalls: {}
 }
 
+const watchPass = (lane: Lane.Lane, tests: LaneReport.Tests, ms: number): Effect.Effect<void> =>
+  Effect.zipRight(
+    Lane.pass(lane, { _tag: "Completed", tests, ms }),
+    Effect.sync(() => process.stdout.write("\n  watching for changes: the next pass starts on a change; Ctrl-C ends the lane\n\n"))
+  )
+
 /** Runs the tests of a prepared lane, racing them against the loss of the lane's protection. */
 const runTests = (
+  lane: Lane.Lane,
   snap: Lane.Snapshot,
   options: Options,
   restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
@@ -39,8 +46,16 @@ const runTests = (
   Effect.gen(function*() {
     let progress: Start.Progress | undefined
     const started = performance.now()
+    const runtime = yield* Effect.runtime<never>()
     const tests = Start.run(
-      { args: options.args, runId: snap.runId!, skip: snap.skip, watch: options.args.watch },
+      {
+        args: options.args,
+        runId: snap.runId!,
+        skip: snap.skip,
+        watch: options.args.watch,
+        // watch mode: each pass is judged, leak-checked, swept and reported before the next one starts
+        onPass: options.args.watch ? (tests, ms) => Runtime.runPromise(runtime)(watchPass(lane, tests, ms)) : undefined
+      },
       (p) => (progress = p)
     ).pipe(Effect.scoped)
     const guarded = snap.protection === undefined ? tests : Effect.raceFirst(tests, snap.protection.lost)
@@ -68,7 +83,7 @@ export const run = (options: Options): Effect.Effect<LaneReport.Report> =>
       const outcome: Lane.TestsOutcome = Exit.isFailure(prepared)
         ? { _tag: "Interrupted", signal: receivedSignal(), tests: null, ms: 0 }
         : Lane.isReady(snap)
-        ? yield* runTests(snap, options, restore)
+        ? yield* runTests(lane, snap, options, restore)
         : { _tag: "NotRun" }
       const report = yield* Lane.finish(lane, outcome)
       setLaneExitCode(report.exitCode)

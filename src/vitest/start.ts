@@ -41,7 +41,7 @@ export interface Options {
   readonly skip: string | undefined
   /** Watch mode: rerun on change until interrupted; `onPass` runs after each pass, before the next. */
   readonly watch: boolean
-  readonly onPass?: ((tests: LaneReport.Tests) => Promise<void>) | undefined
+  readonly onPass?: ((tests: LaneReport.Tests, ms: number) => Promise<void>) | undefined
 }
 
 /** Follows a run as it goes, so an interrupted run can still say what finished and what was running. */
@@ -52,9 +52,17 @@ export interface Progress {
 const projectName = "workflow-live"
 
 // `--reporter` arrives as `reporter` and would replace the lane's own reporter: merge it into `reporters`
-const userReporters = (options: Readonly<Record<string, unknown>>): Array<unknown> => {
+const userReporters = async (options: Readonly<Record<string, unknown>>, watch: boolean): Promise<Array<unknown>> => {
   const requested = options.reporters ?? options.reporter
-  return requested === undefined ? ["default"] : Array.isArray(requested) ? requested : [requested]
+  const names = requested === undefined ? ["default"] : Array.isArray(requested) ? requested : [requested]
+  if (!watch) return names
+  // in watch mode Vitest's default reporter offers keyboard shortcuts (h, q) the lane does not register:
+  // its own line says how a watch ends (Ctrl-C, which sweeps)
+  const { DefaultReporter } = await import("vitest/reporters")
+  class WatchReporter extends DefaultReporter {
+    override onWatcherStart(): void {}
+  }
+  return names.map((name) => name === "default" ? new WatchReporter() : name)
 }
 
 const makeCollector = (root: () => string, pattern: () => RegExp | undefined, onPass: Options["onPass"]) => {
@@ -62,15 +70,17 @@ const makeCollector = (root: () => string, pattern: () => RegExp | undefined, on
   let vitest: Vitest | undefined
   let last: LaneReport.Tests | null = null
   let frozen: LaneReport.Tests | null | undefined
+  let passStarted = performance.now()
   const nameOf = (test: TestCase) => `${test.module.moduleId.slice(root().length + 1)} > ${test.fullName}`
   const reporter = {
     onInit: (ctx: Vitest) => void (vitest = ctx),
+    onTestRunStart: () => void (passStarted = performance.now()),
     onTestCaseReady: (test: TestCase) => void running.add(nameOf(test)),
     onTestCaseResult: (test: TestCase) => void running.delete(nameOf(test)),
     onTestRunEnd: async (modules: ReadonlyArray<TestModule>, errors: ReadonlyArray<SerializedError>) => {
       last = fromModules(modules, errors, { root: root(), pattern: pattern() })
       running.clear()
-      if (onPass !== undefined && frozen === undefined) await onPass(last)
+      if (onPass !== undefined && frozen === undefined) await onPass(last, performance.now() - passStarted)
     }
   }
   const now = (): LaneReport.Tests | null =>
@@ -114,7 +124,7 @@ const create = (options: Options, collector: ReturnType<typeof makeCollector>) =
           run: !options.watch,
           watch: options.watch,
           project: [projectName],
-          reporters: [...userReporters(options.args.options), collector.reporter] as never
+          reporters: [...await userReporters(options.args.options, options.watch), collector.reporter] as never
         })
         takeOverSignals(before)
         return vitest

@@ -1,14 +1,14 @@
 // `workflow-live run` end to end on the real tenderbot_workflow_test, and interrupted mid-test (Ctrl-C to
 // the whole process group, SIGTERM to the lane process): Vitest skips finalizers on signals, so the lane
 // itself must sweep the run's rows before exiting, and say so in one message.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { connect } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
 import * as Cli from "../support/cli.js"
-import { laneDsn, probeConfig, readReport, rowsOfRun } from "../support/lane.js"
-import { ensureSentinels, fingerprint } from "../support/sentinels.js"
+import { laneDsn, probeConfig, readReport, rowsOfRun, rowsPerTable } from "../support/lane.js"
+import { ensureSentinels, fingerprint, withClient } from "../support/sentinels.js"
 import * as TestDatabase from "../support/testDatabase.js"
 
 const dir = mkdtempSync(join(tmpdir(), "wl-lane-run-"))
@@ -16,6 +16,17 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
 // the server's own password when it has one (so password auth works), else one trust auth ignores
 const SECRET = TestDatabase.secret
+
+// a killed lane's sessions end when the server notices; until then its lock still looks held
+const waitForNoLane = async () => {
+  for (let i = 0; i < 50; i++) {
+    const lanes = await withClient("postgres", (c) =>
+      c.query("SELECT 1 FROM pg_stat_activity WHERE application_name LIKE 'workflow-live lane running tests%'"))
+    if (lanes.rowCount === 0) return
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  throw new Error("the killed lane's session is still there after 5 s")
+}
 
 // Starts a lane on the hanging probe and waits until the probe holds its fixtures.
 const startProbe = async (args: ReadonlyArray<string>, env: Record<string, string>, ready: string) => {
@@ -135,6 +146,98 @@ describe("workflow-live run interrupted mid-test", () => {
     expect(report.exitCode).toBe(143)
     expect(report.swept).not.toBeNull()
   }, 150_000)
+})
+
+describe("after a lane was killed", () => {
+  it("the next run's reset says what it removed: the dead run's ID, tables and counts", async () => {
+    const runId = `killed_${process.pid}`
+    const probe = await startProbe(["run", "--stand-ins", "--report-dir", join(dir, runId)], {
+      TENDERBOT_WORKFLOW_DB_DSN: laneDsn(),
+      WORKFLOW_LIVE_RUN_ID: runId
+    }, join(dir, `${runId}.ready`))
+    probe.kill("SIGKILL", true)
+    await probe.exited
+    expect(await rowsOfRun(runId), "a killed lane cannot sweep").toBe(3)
+    await waitForNoLane()
+    const reportDir = join(dir, `${runId}_next`)
+    const next = await Cli.workflowLive(
+      ["run", "--stand-ins", "--report-dir", reportDir, "--", "--config", probeConfig, "passing"],
+      { env: { TENDERBOT_WORKFLOW_DB_DSN: laneDsn(), WORKFLOW_LIVE_RUN_ID: "after_kill" } }
+    )
+    expect(next.code, next.output).toBe(0)
+    expect(next.output).toMatch(
+      new RegExp(`✓ reset .*; removed what run ${runId} left: alert_profiles 1, customers 1, tenders 1`)
+    )
+    expect(next.output).toContain(`removed at reset, left by run ${runId}: alert_profiles 1, customers 1, tenders 1`)
+    expect(readReport(reportDir).earlier).toEqual({ runId, rows: { customers: 1, alert_profiles: 1, tenders: 1 } })
+    expect(await rowsOfRun(runId)).toBe(0)
+  }, 150_000)
+
+  it("a run after a clean one reports nothing removed", async () => {
+    const reportDir = join(dir, "after_clean")
+    const next = await Cli.workflowLive(
+      ["run", "--stand-ins", "--report-dir", reportDir, "--", "--config", probeConfig, "passing"],
+      { env: { TENDERBOT_WORKFLOW_DB_DSN: laneDsn(), WORKFLOW_LIVE_RUN_ID: "after_clean" } }
+    )
+    expect(next.code, next.output).toBe(0)
+    expect(next.output).not.toContain("removed what run")
+    expect(readReport(reportDir).earlier).toBeNull()
+  }, 150_000)
+})
+
+describe("workflow-live run --watch", () => {
+  const generated = join(Cli.root, "test/support/lane/generated")
+  const file = join(generated, `watch-${process.pid}.live.ts`)
+  afterAll(() => rmSync(generated, { recursive: true, force: true }))
+
+  // each version checks that the previous pass's rows were swept, then leaves an unkeyed row of its own
+  const writeVersion = (n: number) =>
+    writeFileSync(file, [
+      `import { SqlClient } from "@effect/sql"`,
+      `import { expect, layer } from "@effect/vitest"`,
+      `import { Effect } from "effect"`,
+      `import * as Fixtures from "../../../../src/Fixtures.js"`,
+      `import * as WorkflowLive from "../../../../src/WorkflowLive.js"`,
+      `layer(WorkflowLive.layer)("watched", (it) => {`,
+      `  it.scoped("version ${n} starts on a swept database", () => Effect.gen(function*() {`,
+      `    const sql = yield* SqlClient.SqlClient`,
+      `    const [row] = yield* sql<{ n: number }>\`SELECT count(*)::int AS n FROM tenders\``,
+      `    expect(row?.n).toBe(0)`,
+      `    yield* (yield* Fixtures.Fixtures).customer()`,
+      `    yield* sql\`INSERT INTO tenders (external_id, title, buyer, published_at) VALUES ('ted-watch-${n}', 't', 'b', now())\``,
+      `  }))`,
+      `})`,
+      ``
+    ].join("\n"))
+
+  it("resets once, reruns on change with the run's rows swept between passes, and ends on Ctrl-C", async () => {
+    mkdirSync(generated, { recursive: true })
+    writeVersion(1)
+    const reportDir = join(dir, "watch")
+    const lane = Cli.startWorkflowLive(
+      ["run", "--watch", "--stand-ins", "--report-dir", reportDir, "--", "--config", probeConfig, "generated/watch"],
+      { env: { TENDERBOT_WORKFLOW_DB_DSN: laneDsn(), WORKFLOW_LIVE_RUN_ID: "watching" } }
+    )
+    const passes = () => lane.output().split("watching for changes").length - 1
+    try {
+      await Cli.waitFor(() => passes() === 1, 90_000, "the first pass")
+      expect(readReport(reportDir)).toMatchObject({ leaks: { tenders: 1 }, swept: { tenders: 1 } })
+      writeVersion(2)
+      await Cli.waitFor(() => passes() === 2, 60_000, "a second pass after the change")
+      const second = readReport(reportDir)
+      expect(second.tests?.cases.map((c) => [c.name, c.state])).toEqual([["watched > version 2 starts on a swept database", "passed"]])
+      expect(second).toMatchObject({ leaks: { tenders: 1 }, swept: { tenders: 1 } })
+    } finally {
+      lane.kill("SIGINT", true)
+    }
+    const { code, output } = await lane.exited
+    expect(code, output).toBe(130)
+    expect(output.match(/✓ reset/g), "one reset for the whole watch").toHaveLength(1)
+    expect(output.match(/✓ sweep .*removed tenders 1/g)).toHaveLength(2)
+    expect(output.match(/INTERRUPTED/g)).toHaveLength(1)
+    expect(output, "no keyboard shortcuts the lane does not honour").not.toContain("press h")
+    expect(await rowsPerTable()).toMatchObject({ customers: 0, tenders: 0 })
+  }, 180_000)
 })
 
 describe("a second lane on the same server", () => {

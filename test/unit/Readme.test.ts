@@ -8,6 +8,7 @@ import * as Fixtures from "../../src/Fixtures.js"
 import * as EmbeddedPostgres from "../../src/internal/embeddedPostgres.js"
 import * as Lane from "../../src/Lane.js"
 import * as LaneInput from "../../src/LaneInput.js"
+import * as LeakCheck from "../../src/LeakCheck.js"
 import * as VitestArgs from "../../src/vitest/args.js"
 import * as VitestStart from "../../src/vitest/start.js"
 import * as LaneDatabase from "../../src/LaneDatabase.js"
@@ -28,6 +29,7 @@ const catalogue: Record<string, ReadonlyArray<string>> = {
   StandInsError: ["listen-failed"],
   LaneError: Lane.phaseNames,
   LaneInputError: LaneInput.reasons,
+  LeakCheckError: LeakCheck.reasons,
   VitestArgsError: VitestArgs.reasons,
   VitestStartError: VitestStart.reasons,
   EmbeddedPostgresError: EmbeddedPostgres.steps

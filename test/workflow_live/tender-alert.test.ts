@@ -26,7 +26,10 @@ layer(WorkflowLive.layer)("tender-alert job", (it) => {
       yield* fixtures.alertProfile(bystander)
 
       const first = yield* TenderAlert.run({ customerId: customer.id, since }).pipe(Effect.provide(TenderAlert.layer))
-      expect(first).toEqual({ tendersFetched: 5, matchesWritten: 2, notificationsWritten: 2 })
+      // the job stores tenders under the source's own ids: they are the test's to remove, like its fixtures
+      yield* fixtures.adopt("tenders", first.tendersStored)
+      expect(first).toMatchObject({ tendersFetched: 5, matchesWritten: 2, notificationsWritten: 2 })
+      expect(first.tendersStored).toHaveLength(2)
 
       const matches = yield* DbAssert.exactly("tender_matches", customer, [
         { tenderExternalId: "ted-2026-000101", alertProfileName: profile.name, score: 1 },
@@ -54,7 +57,7 @@ layer(WorkflowLive.layer)("tender-alert job", (it) => {
 
       // the same tenders again are not new: nothing written, no summary asked for
       const again = yield* TenderAlert.run({ customerId: customer.id, since }).pipe(Effect.provide(TenderAlert.layer))
-      expect(again).toEqual({ tendersFetched: 5, matchesWritten: 0, notificationsWritten: 0 })
+      expect(again).toEqual({ tendersFetched: 5, tendersStored: first.tendersStored, matchesWritten: 0, notificationsWritten: 0 })
       yield* DbAssert.exactly("notifications", customer, [
         { tenderExternalId: "ted-2026-000101" },
         { tenderExternalId: "ted-2026-000102" }

@@ -1,0 +1,162 @@
+/**
+ * What a lane run wrote, found without any cooperation from the code under test. The reset leaves the
+ * workflow database fresh from its template, so every row written after a baseline taken right after the
+ * reset was written by the run: the fixtures' keyed rows, and also whatever the workflow under test wrote
+ * under its own ids (the sample job's tenders). The leak check names every table with such rows left when
+ * the tests are over; the sweep deletes them, children first.
+ *
+ * The baseline is also recorded on the database itself, so the next run's reset can say what an
+ * interrupted or killed run left behind before it drops it.
+ */
+import { SqlClient } from "@effect/sql"
+import { Data, Effect, Layer, Option } from "effect"
+import * as DatabaseReset from "./DatabaseReset.js"
+import * as DsnGuard from "./DsnGuard.js"
+import * as WrittenRows from "./internal/writtenRows.js"
+import * as LaneDatabase from "./LaneDatabase.js"
+import type * as RunId from "./RunId.js"
+
+/** Why the leak check or the sweep failed. */
+export const reasons = ["leaked", "baseline-failed", "count-failed", "sweep-failed"] as const
+
+/** Why the leak check or the sweep failed. */
+export type LeakCheckReason = typeof reasons[number]
+
+/** Rows per table (`schema.table`; tables of `public` by their bare name). */
+export type Rows = Readonly<Record<string, number>>
+
+/** The point after the reset from which every row counts as the run's. */
+export interface Baseline {
+  readonly runId: string
+  /** The first transaction ID after the reset (64-bit, as text). */
+  readonly xid: string
+}
+
+/** The run left rows behind, or its rows could not be counted or removed. */
+export class LeakCheckError extends Data.TaggedError("LeakCheckError")<{
+  readonly reason: LeakCheckReason
+  readonly runId: string
+  readonly detail: string
+  /** For `leaked`: rows the run wrote that are still there, per table. */
+  readonly rows?: Rows | undefined
+}> {
+  override get message(): string {
+    switch (this.reason) {
+      case "leaked":
+        return [
+          `Run ${this.runId} left rows behind (leaked): ${format(this.rows ?? {})}.`,
+          `  Why:    every row written after the reset was written by this run; when the tests are over, each ` +
+          `must have been removed by the test that caused it. The sweep removed them, so the next run starts clean.`,
+          `  Fix:    create the test's own rows with the Fixtures builders inside \`it.scoped\`, and give rows the ` +
+          `workflow under test writes under its own ids to the test's scope: \`fixtures.adopt("tenders", ids)\` ` +
+          `(see README, "Composing layers in a new suite").`
+        ].join("\n")
+      case "baseline-failed":
+      case "count-failed":
+      case "sweep-failed":
+        return [
+          `Could not ${this.reason === "baseline-failed" ? "take the baseline of" : this.reason === "count-failed" ? "count the rows written by" : "remove the rows written by"} ` +
+          `run ${this.runId} (${this.reason}): ${this.detail}`,
+          `  Why:    the leak check reads every table of the workflow database with the lane's connection.`,
+          `  Fix:    check that the lane's role can read and delete in every table (it owns them after a reset), ` +
+          `and that the database is reachable; the next run's reset drops whatever is left.`
+        ].join("\n")
+    }
+  }
+}
+
+const publicPrefix = "public."
+
+const display = (rows: WrittenRows.Rows): Rows =>
+  Object.fromEntries(Object.entries(rows).map(([t, n]) => [t.startsWith(publicPrefix) ? t.slice(publicPrefix.length) : t, n]))
+
+/** `tenders 2, notifications 2` */
+export const format = (rows: Rows): string =>
+  Object.entries(rows).filter(([, n]) => n > 0).map(([t, n]) => `${t} ${n}`).join(", ")
+
+/** The database-level setting that carries the baseline of the run that last took one. */
+export const setting = "workflow_live.run"
+
+const onTarget = <A, E>(target: DsnGuard.VerifiedTarget, effect: Effect.Effect<A, E, SqlClient.SqlClient>) =>
+  Effect.scoped(
+    Effect.flatMap(DsnGuard.assertVerified(target), () => effect).pipe(
+      Effect.provide(
+        LaneDatabase.layer({ maxConnections: 1 }).pipe(Layer.provide(Layer.succeed(DsnGuard.VerifiedTarget, target)))
+      )
+    )
+  )
+
+const detailOf = (cause: unknown): string => {
+  const inner = typeof cause === "object" && cause !== null && "cause" in cause ? cause.cause : cause
+  return inner instanceof Error ? inner.message : String(inner)
+}
+
+/**
+ * Takes the baseline right after the reset, and records it on the database (a database-level setting,
+ * no table), so the next run can tell what this one left if it never finishes.
+ */
+export const baseline = (target: DsnGuard.VerifiedTarget, runId: RunId.RunIdString): Effect.Effect<Baseline, LeakCheckError> =>
+  onTarget(
+    target,
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const xid = yield* WrittenRows.currentXid(sql)
+      // a run ID is [a-z0-9_] and the xid digits (both checked): safe as a literal, which SET requires
+      yield* sql`ALTER DATABASE ${sql(target.database)} SET ${sql.literal(setting)} = ${sql.literal(`'${runId}:${xid}'`)}`
+      return { runId, xid }
+    })
+  ).pipe(Effect.mapError((cause) => new LeakCheckError({ reason: "baseline-failed", runId, detail: detailOf(cause) })))
+
+/** Rows written after the baseline that are still there, per table (only tables with rows). */
+export const written = (target: DsnGuard.VerifiedTarget, base: Baseline): Effect.Effect<Rows, LeakCheckError> =>
+  onTarget(target, Effect.flatMap(SqlClient.SqlClient, (sql) => WrittenRows.written(sql, base.xid))).pipe(
+    Effect.map(display),
+    Effect.mapError((cause) => new LeakCheckError({ reason: "count-failed", runId: base.runId, detail: detailOf(cause) }))
+  )
+
+/** Fails with `leaked`, naming each table and its count, when the run left any row. */
+export const check = (target: DsnGuard.VerifiedTarget, base: Baseline): Effect.Effect<Rows, LeakCheckError> =>
+  Effect.flatMap(written(target, base), (rows) =>
+    Object.keys(rows).length === 0
+      ? Effect.succeed(rows)
+      : Effect.fail(new LeakCheckError({ reason: "leaked", runId: base.runId, detail: "", rows })))
+
+/** Deletes every row written after the baseline, children first, in one transaction; returns what went. */
+export const sweep = (target: DsnGuard.VerifiedTarget, base: Baseline): Effect.Effect<Rows, LeakCheckError> =>
+  onTarget(
+    target,
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const left = yield* WrittenRows.written(sql, base.xid)
+      return yield* WrittenRows.sweep(sql, base.xid, Object.keys(left))
+    })
+  ).pipe(
+    Effect.map(display),
+    Effect.mapError((cause) => new LeakCheckError({ reason: "sweep-failed", runId: base.runId, detail: detailOf(cause) }))
+  )
+
+const lockHeldByAnotherLane = (sql: SqlClient.SqlClient, database: string) =>
+  Effect.map(
+    sql<{ held: boolean }>`SELECT EXISTS (SELECT 1 FROM pg_locks l
+      WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2 AND l.pid <> pg_backend_pid()
+        AND l.classid = ${DatabaseReset.lockNamespace}::int4::oid AND l.objid = hashtext(${database})::oid) AS held`,
+    (rows) => rows[0]?.held === true
+  )
+
+/**
+ * What the last run on this database left, read before the reset drops it: the run ID and baseline it
+ * recorded, and the rows written since. `None` when the database is new, no run recorded a baseline, the
+ * last run left nothing, or another lane is still running on it (its rows are not leftovers).
+ */
+export const leftover = (target: DsnGuard.VerifiedTarget): Effect.Effect<Option.Option<{ readonly runId: string; readonly rows: Rows }>> =>
+  onTarget(
+    target,
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const [row] = yield* sql<{ value: string | null }>`SELECT current_setting(${setting}, true) AS value`
+      const match = /^([a-z0-9_]+):(\d+)$/.exec(row?.value ?? "")
+      if (match === null || (yield* lockHeldByAnotherLane(sql, target.database))) return Option.none()
+      const rows = display(yield* WrittenRows.written(sql, match[2]!))
+      return Object.keys(rows).length === 0 ? Option.none() : Option.some({ runId: match[1]!, rows })
+    })
+  ).pipe(Effect.orElseSucceed(() => Option.none()))

@@ -1,0 +1,103 @@
+/**
+ * The SQL behind the leak check: which rows of which tables were written after a point in the database's
+ * history, and how to delete them children first. "Written after" is read from each row's `xmin` (the
+ * transaction that wrote it) against a baseline transaction ID taken right after the reset, so it needs
+ * no key, no trigger and no cooperation from the code that wrote the rows.
+ */
+import type { SqlClient } from "@effect/sql"
+import type { SqlError } from "@effect/sql/SqlError"
+import { Effect } from "effect"
+
+/** Rows per table (`schema.table` as the server quotes it). */
+export type Rows = Record<string, number>
+
+// `xmin` is a 32-bit transaction ID; the baseline a 64-bit one. A row was written after the baseline when
+// its xmin is at most `span` transactions past the baseline's low 32 bits (modular, as PostgreSQL itself
+// compares xids); `span` is computed in the same statement, from the snapshot the statement reads with.
+const writtenSince = (base: string): string =>
+  `((xmin::text::bigint - ${base}::bigint % 4294967296) % 4294967296 + 4294967296) % 4294967296 ` +
+  `< (pg_snapshot_xmax(pg_current_snapshot())::text::bigint - ${base}::bigint)`
+
+// the same test inside `format()` for query_to_xml: `%%` is a literal %, `%s` the baseline
+const countWritten = `'SELECT count(*) AS n FROM %I.%I WHERE ` +
+  `((xmin::text::bigint - %s::bigint %% 4294967296) %% 4294967296 + 4294967296) %% 4294967296 ` +
+  `< (pg_snapshot_xmax(pg_current_snapshot())::text::bigint - %s::bigint)'`
+
+/** The first transaction ID not yet assigned: every row written from now on has an xmin at or past it. */
+export const currentXid = (sql: SqlClient.SqlClient): Effect.Effect<string, SqlError> =>
+  Effect.map(
+    sql<{ xid: string }>`SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS xid`,
+    (rows) => rows[0]?.xid ?? "0"
+  )
+
+const userTables = `FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  WHERE c.relkind = 'r' AND c.relpersistence <> 't'
+    AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'`
+
+/**
+ * Rows written after the baseline, per table (tables without any are left out). One statement, in a
+ * repeatable-read transaction so every table is counted against the same snapshot.
+ */
+export const written = (sql: SqlClient.SqlClient, base: string): Effect.Effect<Rows, SqlError> =>
+  sql.withTransaction(
+    Effect.zipRight(
+      sql`SET TRANSACTION ISOLATION LEVEL REPEATABLE READ`,
+      sql.unsafe<{ name: string; rows: string }>(
+        `SELECT name, rows FROM (
+          SELECT format('%I.%I', n.nspname, c.relname) AS name,
+            (xpath('/row/n/text()', query_to_xml(format(${countWritten}, n.nspname, c.relname, $1::bigint, $1::bigint),
+              false, true, '')))[1]::text::bigint AS rows
+          ${userTables}) t WHERE rows > 0 ORDER BY name`,
+        [base]
+      )
+    )
+  ).pipe(Effect.map((rows) => Object.fromEntries(rows.map((r) => [r.name, Number(r.rows)]))))
+
+/** Foreign keys between the given tables: `[child, parent]` pairs (self-references left out). */
+const references = (sql: SqlClient.SqlClient, tables: ReadonlyArray<string>) =>
+  sql<{ child: string; parent: string }>`SELECT DISTINCT
+      format('%I.%I', cn.nspname, cc.relname) AS child, format('%I.%I', pn.nspname, pc.relname) AS parent
+    FROM pg_constraint k
+      JOIN pg_class cc ON cc.oid = k.conrelid JOIN pg_namespace cn ON cn.oid = cc.relnamespace
+      JOIN pg_class pc ON pc.oid = k.confrelid JOIN pg_namespace pn ON pn.oid = pc.relnamespace
+    WHERE k.contype = 'f' AND k.conrelid <> k.confrelid`.pipe(
+    Effect.map((rows) => rows.filter((r) => tables.includes(r.child) && tables.includes(r.parent)))
+  )
+
+/** Children before the rows they reference; tables in a reference cycle keep their order at the end. */
+export const childrenFirst = (
+  tables: ReadonlyArray<string>,
+  edges: ReadonlyArray<{ readonly child: string; readonly parent: string }>
+): ReadonlyArray<string> => {
+  const order: Array<string> = []
+  const left = new Set(tables)
+  for (;;) {
+    // a table is next when no remaining table references it
+    const next = [...left].filter((t) => !edges.some((e) => e.parent === t && left.has(e.child)))
+    if (next.length === 0) return [...order, ...left]
+    for (const t of next) {
+      order.push(t)
+      left.delete(t)
+    }
+  }
+}
+
+/** Deletes every row written after the baseline, children first, in one transaction; returns what went. */
+export const sweep = (sql: SqlClient.SqlClient, base: string, tables: ReadonlyArray<string>): Effect.Effect<Rows, SqlError> =>
+  tables.length === 0
+    ? Effect.succeed({})
+    : sql.withTransaction(
+      Effect.gen(function*() {
+        const order = childrenFirst(tables, yield* references(sql, tables))
+        const deleted: Rows = {}
+        for (const table of order) {
+          // `table` is the server's own quoting of a catalog name (format('%I.%I'))
+          const [row] = yield* sql.unsafe<{ n: string }>(
+            `WITH gone AS (DELETE FROM ${table} WHERE ${writtenSince("$1")} RETURNING 1) SELECT count(*) AS n FROM gone`,
+            [base]
+          )
+          deleted[table] = Number(row?.n ?? 0)
+        }
+        return deleted
+      })
+    )
