@@ -80,6 +80,19 @@ export interface Tests {
   readonly externalCalls: Readonly<Record<string, number>>
 }
 
+/** A run in which no test ran (no file matched the filters). */
+export const noTests: Tests = {
+  passed: 0,
+  failed: 0,
+  errors: 0,
+  skipped: 0,
+  notSelected: 0,
+  cases: [],
+  runErrors: [],
+  running: [],
+  externalCalls: {}
+}
+
 /** Rows per table. */
 export type Rows = Readonly<Record<string, number>>
 
