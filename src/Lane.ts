@@ -288,7 +288,12 @@ const verdict = (lane: Lane, outcome: TestsOutcome, snap: Snapshot): Effect.Effe
     case "Completed": {
       const problems = LaneReport.verdictProblems(outcome.tests, snap.skip !== undefined)
       return Effect.zipRight(
-        record(lane, { name: "tests", status: problems.length === 0 ? "pass" : "fail", ms: outcome.ms, detail: LaneReport.testsLine(outcome.tests) }),
+        record(lane, {
+          name: "tests",
+          status: problems.length > 0 ? "fail" : snap.skip !== undefined ? "skip" : "pass",
+          ms: outcome.ms,
+          detail: LaneReport.testsLine(outcome.tests)
+        }),
         problems.length === 0 ? Effect.void : update(lane, { stopped: new LaneError({ phase: "tests", detail: problems.join("; ") }) })
       )
     }
