@@ -13,12 +13,23 @@ const liveRequested =
 
 export default defineConfig({
   test: {
+    // Isolation is a property of the pool, shared by every project using it (Vitest 3): the thread pool
+    // runs without it for the unit lane (~2-3x faster, `mise run bench unit`), unless the live lane, which
+    // also runs in threads, is part of this run. The integration lane runs in forks, isolated.
+    poolOptions: { threads: { isolate: liveRequested } },
     projects: [
       {
         test: {
           name: "unit",
           include: ["test/unit/**/*.test.ts"],
-          environment: "node"
+          environment: "node",
+          // the fast loop: worker threads that keep their module graph between unit files (poolOptions
+          // above) instead of re-importing Effect for each file. The files stay independent: no I/O, and
+          // Vitest restores stubbed env vars, globals and mocks after every test
+          pool: "threads",
+          unstubEnvs: true,
+          unstubGlobals: true,
+          restoreMocks: true
         }
       },
       {
@@ -26,6 +37,9 @@ export default defineConfig({
           name: "integration",
           include: ["test/integration/**/*.test.ts"],
           environment: "node",
+          // decides the run's PostgreSQL once: WORKFLOW_LIVE_TEST_SERVER, a server on the default address,
+          // else a throwaway one from npm for the whole run (README: "Which PostgreSQL the tests use")
+          globalSetup: ["test/support/testServerSetup.ts"],
           testTimeout: 60_000,
           hookTimeout: 60_000
         }

@@ -208,32 +208,37 @@ const describeReset = (r: DatabaseReset.ResetResult, earlier: LaneReport.Earlier
       (earlier === undefined ? "" : `; removed what run ${earlier.runId} left: ${LaneReport.formatRows(earlier.rows)}`)
   )
 
-/** The reset; what the last run left (if it never finished) is read first, and reported with it. */
+/**
+ * The reset; what the last run left (if it never finished) is read first, and reported with it. Its lock
+ * stays held (shared, on the same session) until the lane's scope closes.
+ */
 const reset = (lane: Lane, target: DsnGuard.VerifiedTarget) =>
   Effect.gen(function*() {
     const earlier = Option.getOrUndefined(yield* LeakCheck.leftover(target))
-    yield* phase(
+    const reset = yield* phase(
       lane,
       "reset",
-      DatabaseReset.fromConfig(target).pipe(Effect.provide(WorkflowLiveConfig.layerConfig)),
-      (r) => describeReset(r, earlier)
+      DatabaseReset.protectFromConfig(target).pipe(Effect.provide(WorkflowLiveConfig.layerConfig)),
+      (r) => describeReset(r.result, earlier)
     )
     yield* update(lane, { earlier })
+    return reset
   })
 
 /**
- * The shared lock on the reset key, held until the lane's scope closes, then the baseline: from here on,
- * every row written is the run's.
+ * The reset's lock, turned shared without a gap and watched (`lost` fails the moment its session is gone),
+ * then the baseline: from here on, every row written is the run's.
  */
-const protect = (lane: Lane, target: DsnGuard.VerifiedTarget, runId: RunId.RunIdString) =>
+const protect = (lane: Lane, reset: DatabaseReset.ProtectedReset, target: DsnGuard.VerifiedTarget, runId: RunId.RunIdString) =>
   phase(
     lane,
     "protect",
-    Effect.all({
-      protection: Effect.as(DatabaseReset.protect(target), { lost: Effect.never } satisfies Protection),
-      baseline: LeakCheck.baseline(target, runId)
-    }),
-    ({ baseline }) => found(`shared lock held until the lane ends (another lane's reset waits); baseline xid ${baseline.xid}`)
+    Effect.map(LeakCheck.baseline(target, runId), (baseline) => ({ protection: reset.protection satisfies Protection, baseline })),
+    ({ baseline }) =>
+      found(
+        `shared lock held by pid ${reset.protection.pid} until the lane ends (another lane's reset waits; losing it ` +
+          `fails the lane); baseline xid ${baseline.xid}`
+      )
   )
 
 const prepareSteps = (lane: Lane): Effect.Effect<void, LaneError, Scope.Scope> =>
@@ -247,8 +252,7 @@ const prepareSteps = (lane: Lane): Effect.Effect<void, LaneError, Scope.Scope> =
     if (target === undefined) {
       return yield* new LaneError({ phase: "guard", detail: `${WorkflowLiveConfig.dsnVariable} is not set.` })
     }
-    yield* reset(lane, target)
-    const { baseline, protection } = yield* protect(lane, target, runId)
+    const { baseline, protection } = yield* protect(lane, yield* reset(lane, target), target, runId)
     yield* update(lane, { protection, baseline })
   })
 

@@ -5,9 +5,11 @@
  */
 import { PgClient } from "@effect/sql-pg"
 import { SqlClient } from "@effect/sql"
-import { Data, Duration, Effect, Layer } from "effect"
+import type { SqlError } from "@effect/sql/SqlError"
+import { Context, Data, Duration, Effect, Layer, type Scope } from "effect"
 import * as DsnGuard from "./DsnGuard.js"
 import { classify, fixFor, problems } from "./internal/pgError.js"
+import * as PgPool from "./internal/pgPool.js"
 
 /** The `application_name` every harness connection carries, so `pg_stat_activity` shows who is who. */
 export const applicationName = "workflow-live"
@@ -29,6 +31,8 @@ export class LaneDatabaseError extends Data.TaggedError("LaneDatabaseError")<{
   readonly actual: string | undefined
   /** The driver's own words (never containing the password: the driver does not echo it). */
   readonly detail: string
+  /** The SQLSTATE or errno seen, when there was one. */
+  readonly code?: string | undefined
 }> {
   override get message(): string {
     if (this.reason === "identity-mismatch") {
@@ -43,7 +47,7 @@ export class LaneDatabaseError extends Data.TaggedError("LaneDatabaseError")<{
     return [
       `Cannot open the workflow database \`${this.expected}\` on ${this.where} (${this.reason}).`,
       `  Driver: ${this.detail}`,
-      `  Fix:    ${fixFor(this.reason, this.where, this.user, this.expected)}`
+      `  Fix:    ${fixFor(this.reason, this.where, this.user, this.expected, this.code)}`
     ].join("\n")
   }
 }
@@ -55,7 +59,10 @@ export interface Options {
   readonly applicationName?: string | undefined
 }
 
-/** The `PgClient` options for a verified target: explicit fields only. */
+/**
+ * The `PgClient` options for a verified target: explicit fields only. It cannot carry the DSN's session
+ * settings (`options`, `statement_timeout`, ...): the harness's own connections use {@link open}.
+ */
 export const clientConfig = (
   target: DsnGuard.VerifiedTarget,
   options: Options & { readonly database?: string } = {}
@@ -70,6 +77,32 @@ export const clientConfig = (
   connectTimeout: options.connectTimeout ?? Duration.seconds(5),
   applicationName: options.applicationName ?? applicationName
 })
+
+/** The verified target as the harness's pool sees it: its fields and the DSN's session settings. */
+export const endpoint = (target: DsnGuard.VerifiedTarget): PgPool.Endpoint => target.connection
+
+/**
+ * A `PgClient` on the verified target (or another database of its server), carrying every setting of
+ * the DSN the driver honours. Every connection the harness opens is made here.
+ */
+export const open = (
+  target: DsnGuard.VerifiedTarget,
+  options: Options & {
+    readonly database?: string | undefined
+    readonly idleTimeout?: Duration.DurationInput | undefined
+    readonly keepAlive?: boolean | undefined
+    readonly onConnect?: PgPool.PoolOptions["onConnect"]
+  } = {}
+): Effect.Effect<PgClient.PgClient, SqlError, Scope.Scope> =>
+  PgPool.open(endpoint(target), {
+    database: options.database,
+    applicationName: options.applicationName ?? applicationName,
+    maxConnections: options.maxConnections ?? 4,
+    connectTimeout: options.connectTimeout,
+    idleTimeout: options.idleTimeout,
+    keepAlive: options.keepAlive,
+    onConnect: options.onConnect
+  })
 
 /** Checks `current_database()` on the client against the target: the last word on where writes go. */
 export const checkIdentity = (
@@ -101,7 +134,8 @@ const toError = (target: DsnGuard.VerifiedTarget, cause: unknown): LaneDatabaseE
     user: target.user,
     expected: target.database,
     actual: undefined,
-    detail: classified.detail
+    detail: classified.detail,
+    code: classified.code
   })
 }
 
@@ -111,9 +145,9 @@ export const layer = (
 ): Layer.Layer<PgClient.PgClient | SqlClient.SqlClient, LaneDatabaseError, DsnGuard.VerifiedTarget> =>
   Layer.unwrapEffect(
     Effect.map(DsnGuard.VerifiedTarget, (target) => {
-      const client = PgClient.layer(clientConfig(target, options)).pipe(
-        Layer.mapError((cause) => toError(target, cause))
-      )
+      const client = Layer.scopedContext(
+        Effect.map(open(target, options), (pg) => Context.make(PgClient.PgClient, pg).pipe(Context.add(SqlClient.SqlClient, pg)))
+      ).pipe(Layer.mapError((cause) => toError(target, cause)))
       return Layer.effectDiscard(checkIdentity(target)).pipe(Layer.provideMerge(client))
     })
   )

@@ -11,9 +11,11 @@ import { Cause, Data, Effect, Layer, Option } from "effect"
 import { createHash } from "node:crypto"
 import { readdirSync, readFileSync } from "node:fs"
 import { readFile } from "node:fs/promises"
-import { isAbsolute, join, resolve } from "node:path"
+import { dirname, isAbsolute, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
+import { inventorySql } from "./internal/databaseInventory.js"
 import { classify } from "./internal/pgError.js"
+import { migrationsDirectoryVariable } from "./internal/variables.js"
 
 /** The package's own migrations, resolved from this file so it works from any working directory. */
 export const defaultDirectory: string = fileURLToPath(new URL("../migrations/", import.meta.url))
@@ -40,26 +42,21 @@ export interface MigrationSet {
   readonly harnessVersion: string
 }
 
-/** Why the migrations could not be loaded or applied. */
-export type MigrationsReason =
-  | "directory-missing"
-  | "unreadable"
-  | "bad-file-name"
-  | "duplicate-id"
-  | "no-migrations"
-  | "migration-failed"
-  | "migrator-failed"
-
 /** Every reason, for docs and tests. */
-export const reasons: ReadonlyArray<MigrationsReason> = [
+export const reasons = [
   "directory-missing",
+  "not-a-directory",
   "unreadable",
   "bad-file-name",
   "duplicate-id",
   "no-migrations",
   "migration-failed",
+  "migration-half-applied",
   "migrator-failed"
-]
+] as const
+
+/** Why the migrations could not be loaded or applied. */
+export type MigrationsReason = typeof reasons[number]
 
 /** The migrations could not be loaded, or one of them failed. */
 export class MigrationsError extends Data.TaggedError("MigrationsError")<{
@@ -69,60 +66,87 @@ export class MigrationsError extends Data.TaggedError("MigrationsError")<{
   readonly file: string | undefined
   /** The SQL error or file-system error, in the driver's words. */
   readonly detail: string
+  /**
+   * For a failed migration: what the batch left in the database after the rollback, in words (empty when
+   * nothing); `undefined` when it could not be looked at.
+   */
+  readonly leftBehind?: string | undefined
 }> {
   override get message(): string {
-    const fix = `Fix: correct the file and run \`workflow-live reset\` again`
-    const dirHint = `(the directory comes from WORKFLOW_LIVE_MIGRATIONS_DIR, default: the package's migrations/)`
-    switch (this.reason) {
-      case "directory-missing":
-        return [
-          `The migrations directory ${this.directory} does not exist.`,
-          `  Why: the reset builds the schema from it; without it the lane would run against an empty database.`,
-          `  Fix: point WORKFLOW_LIVE_MIGRATIONS_DIR at the directory holding your NNNN_name.sql files ${dirHint}.`
-        ].join("\n")
-      case "unreadable":
-        return [
-          `Cannot read ${this.file === undefined ? `the migrations directory ${this.directory}` : `${this.file} in ${this.directory}`}.`,
-          `  Detail: ${this.detail}`,
-          `  Why: an unreadable migration would make the schema differ from the one the suites expect.`,
-          `  Fix: check the file permissions (\`ls -l ${this.directory}\`).`
-        ].join("\n")
-      case "bad-file-name":
-        return [
-          `${this.file} in ${this.directory} is not named NNNN_name.sql.`,
-          `  Why: the Migrator orders and records migrations by the number in front; a file it cannot number ` +
-          `would be silently skipped.`,
-          `  Fix: rename it, e.g. \`0006_${(this.file ?? "name").replace(/\.sql$/i, "").replace(/[^a-z0-9_]/gi, "_")}.sql\`, ` +
-          `with a number above the last one.`
-        ].join("\n")
-      case "duplicate-id":
-        return [
-          `Two migrations in ${this.directory} share a number: ${this.detail}.`,
-          `  Why: the Migrator records one migration per number; the second would never run.`,
-          `  Fix: renumber one of them above the last migration.`
-        ].join("\n")
-      case "no-migrations":
-        return [
-          `${this.directory} holds no NNNN_name.sql migrations.`,
-          `  Why: the lane's database would have no schema at all, which is never what a suite wants.`,
-          `  Fix: point WORKFLOW_LIVE_MIGRATIONS_DIR at your migrations ${dirHint}.`
-        ].join("\n")
-      case "migration-failed":
-        return [
-          `Migration ${this.file} failed: ${this.detail}`,
-          `  Nothing was half-applied: the Migrator runs all pending migrations in one ` +
-          `transaction, and it was rolled back (no table from this batch exists, ${table} is unchanged).`,
-          `  ${fix} (file: ${join(this.directory, this.file ?? "")}).`
-        ].join("\n")
-      case "migrator-failed":
-        return [
-          `The Migrator could not run the migrations in ${this.directory}: ${this.detail}`,
-          `  Why: the schema is not in place, so the suites cannot run.`,
-          `  Fix: check that the server is up and the role can create tables, then run \`workflow-live reset\`.`
-        ].join("\n")
-    }
+    return migrationsMessage(this)
   }
 }
+
+const dirHint = `(the directory comes from ${migrationsDirectoryVariable}, default: the package's migrations/)`
+
+const lines = (...text: ReadonlyArray<string>): string => text.join("\n")
+
+const explanations: { readonly [R in MigrationsReason]: (e: MigrationsError) => string } = {
+  "directory-missing": (e) =>
+    lines(
+      `The migrations directory ${e.directory} does not exist.`,
+      `  Why: the reset builds the schema from it; without it the lane would run against an empty database.`,
+      `  Fix: point ${migrationsDirectoryVariable} at the directory holding your NNNN_name.sql files ${dirHint}.`
+    ),
+  "not-a-directory": (e) =>
+    lines(
+      `The migrations path ${e.directory} is a file, not a directory.`,
+      `  Why: the reset reads every NNNN_name.sql file in a directory; it cannot read migrations out of one file.`,
+      `  Fix: point ${migrationsDirectoryVariable} at the directory that holds it (\`${dirname(e.directory)}\`?) ${dirHint}.`
+    ),
+  "unreadable": (e) =>
+    lines(
+      `Cannot read ${e.file === undefined ? `the migrations directory ${e.directory}` : `${e.file} in ${e.directory}`}.`,
+      `  Detail: ${e.detail}`,
+      `  Why: an unreadable migration would make the schema differ from the one the suites expect.`,
+      `  Fix: check the file permissions (\`ls -l ${e.directory}\`).`
+    ),
+  "bad-file-name": (e) =>
+    lines(
+      `${e.file} in ${e.directory} is not named NNNN_name.sql.`,
+      `  Why: the Migrator orders and records migrations by the number in front; a file it cannot number ` +
+        `would be silently skipped.`,
+      `  Fix: rename it, e.g. \`0006_${(e.file ?? "name").replace(/\.sql$/i, "").replace(/[^a-z0-9_]/gi, "_")}.sql\`, ` +
+        `with a number above the last one.`
+    ),
+  "duplicate-id": (e) =>
+    lines(
+      `Two migrations in ${e.directory} share a number: ${e.detail}.`,
+      `  Why: the Migrator records one migration per number; the second would never run.`,
+      `  Fix: renumber one of them above the last migration.`
+    ),
+  "no-migrations": (e) =>
+    lines(
+      `${e.directory} holds no NNNN_name.sql migrations.`,
+      `  Why: the lane's database would have no schema at all, which is never what a suite wants.`,
+      `  Fix: point ${migrationsDirectoryVariable} at your migrations ${dirHint}.`
+    ),
+  "migration-failed": (e) =>
+    lines(
+      `Migration ${e.file} failed: ${e.detail}`,
+      e.leftBehind === undefined
+        ? `  The Migrator's transaction was rolled back; what the database holds now could not be checked.`
+        : `  Nothing was half-applied: after the Migrator's transaction was rolled back, the database holds ` +
+          `nothing from this batch (${table} is unchanged).`,
+      `  Fix: correct the file and run \`workflow-live reset\` again (file: ${join(e.directory, e.file ?? "")}).`
+    ),
+  "migration-half-applied": (e) =>
+    lines(
+      `Migration ${e.file} failed: ${e.detail}`,
+      `  Part of the batch stayed although the Migrator's transaction was rolled back: the database now holds ` +
+        `${e.leftBehind}. A migration committed on its own (a COMMIT, or a statement that cannot run in a transaction).`,
+      `  Fix: remove the COMMIT from ${join(e.directory, e.file ?? "")}, correct the failing statement, and run ` +
+        `\`workflow-live reset\` (it drops the half-migrated database and starts from scratch).`
+    ),
+  "migrator-failed": (e) =>
+    lines(
+      `The Migrator could not run the migrations in ${e.directory}: ${e.detail}`,
+      `  Why: the schema is not in place, so the suites cannot run.`,
+      `  Fix: check that the server is up and the role can create tables, then run \`workflow-live reset\`.`
+    )
+}
+
+const migrationsMessage = (error: MigrationsError): string => explanations[error.reason](error)
 
 const fileName = /^(\d+)_([^.]+)\.sql$/
 
@@ -169,8 +193,10 @@ export const load = (directory: string = defaultDirectory): Effect.Effect<Migrat
     const entries = yield* Effect.try({
       try: () => readdirSync(absolute, { withFileTypes: true }),
       catch: (cause) =>
-        (cause as { code?: string }).code === "ENOENT" || (cause as { code?: string }).code === "ENOTDIR"
+        (cause as { code?: string }).code === "ENOENT"
           ? fail("directory-missing", undefined, String(cause))
+          : (cause as { code?: string }).code === "ENOTDIR"
+          ? fail("not-a-directory", undefined, String(cause))
           : fail("unreadable", undefined, String(cause))
     })
     const files = entries.filter((entry) => entry.isFile() && entry.name.toLowerCase().endsWith(".sql"))
@@ -233,48 +259,108 @@ const describeSqlError = (cause: unknown, source: string | undefined): string =>
 }
 
 /**
+ * What the database holds before the migrations run, to tell afterwards what a failed batch left:
+ * `empty` (just created from template0: anything found was left), `snapshot` (read it first) or `none`
+ * (a clone of the template, where nothing is pending: not read).
+ */
+export type Baseline = "empty" | "snapshot" | "none"
+
+/** Objects (kind and name) and the ids the Migrator's table records, at one moment. */
+interface State {
+  readonly objects: ReadonlyArray<string>
+  readonly recorded: ReadonlyArray<number>
+}
+
+// the Migrator creates its own table before its transaction: only its rows tell what it recorded
+const isOwnTable = (found: string): boolean => new RegExp(`^table [^.]+\\.${table}$`).test(found)
+
+const stateNow: Effect.Effect<State, unknown, SqlClient.SqlClient> = Effect.flatMap(SqlClient.SqlClient, (sql) =>
+  Effect.all({
+    objects: sql.unsafe<{ kind: string; name: string }>(inventorySql(10_000)).pipe(
+      Effect.map((rows) => rows.map((row) => `${row.kind} ${row.name}`).filter((found) => !isOwnTable(found)))
+    ),
+    recorded: sql.unsafe<{ id: number }>(
+      `SELECT migration_id AS id FROM ${table} ORDER BY 1`
+    ).pipe(Effect.map((rows) => rows.map((row) => Number(row.id))), Effect.orElseSucceed(() => []))
+  }))
+
+/** What the failed batch left: objects and recorded migrations that were not there before ("" for none). */
+const leftBehind = (set: MigrationSet, before: State | undefined): Effect.Effect<string | undefined, never, SqlClient.SqlClient> =>
+  stateNow.pipe(
+    Effect.map((after) => {
+      const objects = after.objects.filter((found) => before === undefined || !before.objects.includes(found))
+      const recorded = after.recorded.filter((id) => before === undefined || !before.recorded.includes(id))
+      const parts = [
+        ...(objects.length === 0 ? [] : [
+          objects.slice(0, 5).join(", ") + (objects.length > 5 ? ` and ${objects.length - 5} more` : "")
+        ]),
+        ...(recorded.length === 0 ? [] : [
+          `${table} rows claiming ${
+            recorded.map((id) => set.migrations.find((m) => m.id === id)?.file ?? String(id)).join(", ")
+          } applied`
+        ])
+      ]
+      return parts.join("; and ")
+    }),
+    Effect.orElseSucceed(() => undefined)
+  )
+
+const failedMigration = (set: MigrationSet, failed: PgMigrator.MigrationError, left: string | undefined): MigrationsError => {
+  const id = Number(/"(\d+)_/.exec(failed.message)?.[1])
+  const migration = set.migrations.find((m) => m.id === id)
+  return new MigrationsError({
+    reason: left !== undefined && left !== "" ? "migration-half-applied" : "migration-failed",
+    directory: set.directory,
+    file: migration?.file ?? failed.message,
+    detail: describeSqlError(failed.cause, migration?.sql),
+    leftBehind: left
+  })
+}
+
+const migratorFailed = (set: MigrationSet, error: { readonly _tag: string; readonly message: string }): MigrationsError =>
+  new MigrationsError({
+    reason: "migrator-failed",
+    directory: set.directory,
+    file: undefined,
+    detail: error._tag === "MigrationError" ? error.message : describeSqlError(error as SqlError, undefined)
+  })
+
+/**
  * Applies the pending migrations of the set on the client in context; returns those applied. A failed
- * migration (a defect inside the Migrator) becomes a typed `migration-failed` naming the file.
+ * migration (a defect inside the Migrator) becomes a typed error naming the file and saying what the
+ * batch left in the database: `migration-failed` (nothing) or `migration-half-applied`.
  */
 export const run = (
-  set: MigrationSet
+  set: MigrationSet,
+  options: { readonly baseline?: Baseline | undefined } = {}
 ): Effect.Effect<ReadonlyArray<Migration>, MigrationsError, PgClient.PgClient | SqlClient.SqlClient> =>
-  PgMigrator.run({ loader: loader(set), table }).pipe(
-    Effect.map((applied) => {
-      const ids = new Set(applied.map(([id]) => id))
-      return set.migrations.filter((migration) => ids.has(migration.id))
-    }),
-    Effect.catchAllCause((cause): Effect.Effect<never, MigrationsError> => {
-      const failed = Cause.find(cause, (reason) =>
-        Cause.isDieType(reason) && reason.defect instanceof PgMigrator.MigrationError
-          ? Option.some(reason.defect)
-          : Option.none())
-      if (Option.isSome(failed) && failed.value.reason === "failed") {
-        const id = Number(/"(\d+)_/.exec(failed.value.message)?.[1])
-        const migration = set.migrations.find((m) => m.id === id)
-        return Effect.fail(
-          new MigrationsError({
-            reason: "migration-failed",
-            directory: set.directory,
-            file: migration?.file ?? failed.value.message,
-            detail: describeSqlError(failed.value.cause, migration?.sql)
-          })
-        )
-      }
-      const typed = Cause.failureOption(cause)
-      if (Option.isNone(typed) && !Option.isSome(failed)) return Effect.failCause(cause as Cause.Cause<never>)
-      const error = Option.isSome(typed) ? typed.value : failed.pipe(Option.getOrThrow)
-      return Effect.fail(
-        new MigrationsError({
-          reason: "migrator-failed",
-          directory: set.directory,
-          file: undefined,
-          detail: error._tag === "MigrationError" ? error.message : describeSqlError(error as SqlError, undefined)
-        })
-      )
-    }),
-    Effect.provide(NodeContext.layer)
-  )
+  Effect.gen(function*() {
+    const baseline = options.baseline ?? "snapshot"
+    const before: State | undefined = baseline === "empty"
+      ? { objects: [], recorded: [] }
+      : baseline === "snapshot"
+      ? yield* stateNow.pipe(Effect.orElseSucceed(() => undefined))
+      : undefined
+    return yield* PgMigrator.run({ loader: loader(set), table }).pipe(
+      Effect.map((applied) => {
+        const ids = new Set(applied.map(([id]) => id))
+        return set.migrations.filter((migration) => ids.has(migration.id))
+      }),
+      Effect.catchAllCause((cause): Effect.Effect<never, MigrationsError, SqlClient.SqlClient> => {
+        const failed = Cause.find(cause, (reason) =>
+          Cause.isDieType(reason) && reason.defect instanceof PgMigrator.MigrationError
+            ? Option.some(reason.defect)
+            : Option.none())
+        if (Option.isSome(failed) && failed.value.reason === "failed") {
+          const left = baseline === "none" || before === undefined ? Effect.succeed(undefined) : leftBehind(set, before)
+          return Effect.flatMap(left, (found) => Effect.fail(failedMigration(set, failed.value, found)))
+        }
+        const typed = Cause.failureOption(cause)
+        if (Option.isNone(typed) && !Option.isSome(failed)) return Effect.failCause(cause as Cause.Cause<never>)
+        return Effect.fail(migratorFailed(set, Option.isSome(typed) ? typed.value : failed.pipe(Option.getOrThrow)))
+      })
+    )
+  }).pipe(Effect.provide(NodeContext.layer))
 
 /** Loads the directory and migrates the database of the client in context. */
 export const layer = (

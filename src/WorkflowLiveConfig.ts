@@ -7,15 +7,27 @@
  */
 import { Config, Context, Duration, Effect, Either, Layer, Option, Redacted } from "effect"
 import { type ConfigError, InvalidData } from "effect/ConfigError"
+import {
+  confirmDropVariable,
+  developmentDsnVariable,
+  dsnVariable,
+  lockTimeoutVariable,
+  migrationsDirectoryVariable,
+  onMissingVariable,
+  reportDirVariable
+} from "./internal/variables.js"
+import * as Variables from "./internal/variables.js"
 
-/** The variable the lane reads its DSN from (and the only one). */
-export const dsnVariable = "TENDERBOT_WORKFLOW_DB_DSN"
-
-/** The development DSN variable, never read as a DSN: only noticed, to explain why it is not used. */
-export const developmentDsnVariable = "TENDERBOT_DB_DSN"
-
-/** The one database the lane may reset. */
-export const workflowDatabase = "tenderbot_workflow_test"
+export {
+  confirmDropVariable,
+  developmentDsnVariable,
+  dsnVariable,
+  lockTimeoutVariable,
+  migrationsDirectoryVariable,
+  onMissingVariable,
+  reportDirVariable,
+  workflowDatabase
+} from "./internal/variables.js"
 
 /** Everything the lane reads from its environment. */
 export interface WorkflowLiveConfig {
@@ -32,15 +44,6 @@ export interface WorkflowLiveConfig {
   /** `WORKFLOW_LIVE_LOCK_TIMEOUT`: how long a reset waits for another lane's reset on the same server. */
   readonly lockTimeout: Duration.Duration
 }
-
-/** The variable that confirms dropping an unmarked workflow database that holds data. */
-export const confirmDropVariable = "WORKFLOW_LIVE_CONFIRM_DROP"
-
-/** The variable naming the migrations directory. */
-export const migrationsDirectoryVariable = "WORKFLOW_LIVE_MIGRATIONS_DIR"
-
-/** The variable bounding the wait for the reset lock. */
-export const lockTimeoutVariable = "WORKFLOW_LIVE_LOCK_TIMEOUT"
 
 /** The default bound on the wait for the reset lock. */
 export const defaultLockTimeout: Duration.Duration = Duration.seconds(60)
@@ -131,20 +134,14 @@ export const layer = (options: {
 /** The contract read from the environment. */
 export const layerConfig: Layer.Layer<WorkflowLiveConfig, ConfigError> = Layer.effect(WorkflowLiveConfig, make)
 
-/** The setting that decides what missing env variables and unreachable external APIs do to the lane. */
-export const onMissingVariable = "WORKFLOW_LIVE_ON_MISSING"
-
 /** `fail` (the default) fails the lane and lists every problem; `skip` reports the whole lane as skipped. */
-export type OnMissing = "fail" | "skip"
+export type OnMissing = Variables.OnMissing
 
 /** Every accepted value of `WORKFLOW_LIVE_ON_MISSING`; anything else is itself an error. */
-export const onMissingValues: ReadonlyArray<OnMissing> = ["fail", "skip"]
+export const onMissingValues: ReadonlyArray<OnMissing> = Variables.onMissingValues
 
 /** The raw on-missing setting: Preflight validates it, so a typo is reported alongside every other problem. */
 export const onMissing: Config.Config<Option.Option<string>> = optionalNonEmpty(onMissingVariable)
-
-/** The directory preflight writes its JSON report to (default `.workflow-live` under the working directory). */
-export const reportDirVariable = "WORKFLOW_LIVE_REPORT_DIR"
 
 /** The raw report directory setting. */
 export const reportDir: Config.Config<Option.Option<string>> = optionalNonEmpty(reportDirVariable)

@@ -8,7 +8,12 @@ export const namedProblems = [
   "authentication-failed",
   "database-missing",
   "insufficient-privilege",
-  "tls"
+  "tls",
+  "server-unavailable",
+  "too-many-connections",
+  "read-only-server",
+  "insufficient-resources",
+  "session-terminated"
 ] as const
 
 /** Every connection problem the classifier tells apart. */
@@ -34,6 +39,32 @@ const codeOf = (u: unknown): string | undefined => {
 const messageOf = (u: unknown): string =>
   u instanceof Error ? u.message : typeof u === "object" && u !== null && "message" in u ? String(u.message) : String(u)
 
+// SQLSTATEs and errnos with a known cause; the rest of class 53 (resources) is matched by prefix below
+const byCode: Readonly<Record<string, ConnectionProblem>> = {
+  ECONNREFUSED: "connection-refused",
+  ECONNRESET: "connection-refused",
+  EHOSTUNREACH: "connection-refused",
+  ENETUNREACH: "connection-refused",
+  ENOTFOUND: "unknown-host",
+  EAI_AGAIN: "unknown-host",
+  ETIMEDOUT: "timeout",
+  "28P01": "authentication-failed",
+  "28000": "authentication-failed",
+  "3D000": "database-missing",
+  "42501": "insufficient-privilege",
+  // the database system is starting up / shutting down / in recovery / not accepting connections
+  "57P03": "server-unavailable",
+  "53300": "too-many-connections",
+  // cannot execute ... in a read-only transaction: a standby, or default_transaction_read_only
+  "25006": "read-only-server",
+  // admin shutdown (pg_terminate_backend, a fast shutdown), crash shutdown, idle-session timeout,
+  // idle-in-transaction timeout
+  "57P01": "session-terminated",
+  "57P02": "session-terminated",
+  "57P05": "session-terminated",
+  "25P03": "session-terminated"
+}
+
 /** Walks `.cause` chains (SqlError wraps the driver's error) and classifies the innermost known error. */
 export const classify = (error: unknown): Classified => {
   const chain: Array<unknown> = []
@@ -49,26 +80,11 @@ export const classify = (error: unknown): Classified => {
   for (const item of chain.slice().reverse()) {
     const code = codeOf(item)
     const detail = messageOf(item)
-    switch (code) {
-      case "ECONNREFUSED":
-      case "ECONNRESET":
-      case "EHOSTUNREACH":
-      case "ENETUNREACH":
-        return { problem: "connection-refused", code, detail }
-      case "ENOTFOUND":
-      case "EAI_AGAIN":
-        return { problem: "unknown-host", code, detail }
-      case "ETIMEDOUT":
-        return { problem: "timeout", code, detail }
-      case "28P01":
-      case "28000":
-        return { problem: "authentication-failed", code, detail }
-      case "3D000":
-        return { problem: "database-missing", code, detail }
-      case "42501":
-        return { problem: "insufficient-privilege", code, detail }
-    }
-    if (code !== undefined && /^(ERR_TLS|ERR_SSL|DEPTH_ZERO|SELF_SIGNED|UNABLE_TO_VERIFY|CERT_)/.test(code)) {
+    if (code === undefined) continue
+    const known = byCode[code]
+    if (known !== undefined) return { problem: known, code, detail }
+    if (/^53\d\d\d$/.test(code)) return { problem: "insufficient-resources", code, detail }
+    if (/^(ERR_TLS|ERR_SSL|DEPTH_ZERO|SELF_SIGNED|UNABLE_TO_VERIFY|CERT_)/.test(code)) {
       return { problem: "tls", code, detail }
     }
   }
@@ -76,11 +92,17 @@ export const classify = (error: unknown): Classified => {
   if (/timed? ?out|timeout/i.test(text)) return { problem: "timeout", code: undefined, detail: text }
   if (/does not support SSL|SSL/i.test(text)) return { problem: "tls", code: undefined, detail: text }
   if (/terminated unexpectedly/i.test(text)) return { problem: "timeout", code: undefined, detail: text }
-  return { problem: "other", code: codeOf(chain.at(-1)), detail: text }
+  return { problem: "other", code: [...chain].reverse().map(codeOf).find((c) => c !== undefined), detail: text }
 }
 
-/** One line per problem: what to check. `where` is `host:port`. */
-export const fixFor = (problem: ConnectionProblem, where: string, user: string, database: string): string => {
+/** One line per problem: what to check. `where` is `host:port`; `code` the SQLSTATE, when one was seen. */
+export const fixFor = (
+  problem: ConnectionProblem,
+  where: string,
+  user: string,
+  database: string,
+  code?: string | undefined
+): string => {
   switch (problem) {
     case "connection-refused":
       return `nothing accepts connections on ${where}: start PostgreSQL (for example ` +
@@ -100,7 +122,30 @@ export const fixFor = (problem: ConnectionProblem, where: string, user: string, 
         "(as a superuser) or use a role that has it."
     case "tls":
       return "the TLS handshake failed: check sslmode and the certificates in the DSN, or the server's ssl setting."
+    case "server-unavailable":
+      return `the server on ${where} is starting up, shutting down or in recovery: wait until ` +
+        `\`pg_isready -h ${hostOf(where)} -p ${portOf(where)}\` says "accepting connections", then run again; ` +
+        "if it stays unavailable, read the server's log."
+    case "too-many-connections":
+      return `every connection slot on ${where} is taken (max_connections): close idle sessions ` +
+        "(`SELECT pid, usename, application_name, state FROM pg_stat_activity`), or raise max_connections " +
+        "in postgresql.conf and restart the server."
+    case "read-only-server":
+      return `${where} only accepts reads (a standby, or default_transaction_read_only = on): point the DSN at ` +
+        "the primary server, or `ALTER ROLE ... SET default_transaction_read_only = off`."
+    case "insufficient-resources":
+      return `the server on ${where} ran out of a resource (SQLSTATE ${code ?? "53xxx"}: disk space, memory or a ` +
+        "configured limit): free disk space in its data directory or memory on its host, as its log says, then run again."
+    case "session-terminated":
+      return "the server ended the session (pg_terminate_backend, a restart, or an idle timeout): find who ends " +
+        "sessions on this server (its log, with log_disconnections = on), then run again."
     case "other":
-      return "see the driver's error above."
+      return code === undefined
+        ? "the driver's own words are above; fix the cause they name and run again."
+        : `the server answered SQLSTATE ${code} (https://www.postgresql.org/docs/current/errcodes-appendix.html); ` +
+          "fix the cause its message names and run again."
   }
 }
+
+const hostOf = (where: string): string => where.slice(0, where.lastIndexOf(":"))
+const portOf = (where: string): string => where.slice(where.lastIndexOf(":") + 1)

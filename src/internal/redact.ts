@@ -1,5 +1,6 @@
 /** Shapes a DSN for display with every secret masked; never returns a password. */
 import { parse } from "pg-connection-string"
+import { withoutTlsMode } from "./dsnParameters.js"
 
 const mask = "*****"
 const maxDisplay = 160
@@ -90,7 +91,8 @@ export const secretsOf = (raw: string): ReadonlyArray<string> => {
     if (decoded !== undefined) found.add(decoded)
   }
   try {
-    add(parse(raw).password ?? undefined)
+    // without sslmode: the parser would print a warning for it
+    add(parse(withoutTlsMode(raw)).password ?? undefined)
   } catch {
     // unparseable: the textual readings below still apply
   }

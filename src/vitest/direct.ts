@@ -15,6 +15,22 @@ import { skipKey } from "./skipReason.js"
 
 const print = (line: string) => Effect.sync(() => process.stderr.write(`${line}\n`))
 
+/** When the lane's lock is lost mid-run: say so, cancel the run and fail it (the teardown still sweeps). */
+const stopWhenLost = (project: TestProject, protection: Lane.Protection, scope: Scope.Scope): void => {
+  Effect.runSync(Effect.forkIn(
+    protection.lost.pipe(
+      Effect.catchAll((error) =>
+        Effect.promise(async () => {
+          process.stderr.write(`\nworkflow-live: the lane stops.\n\n${error instanceof Error ? error.message : String(error)}\n\n`)
+          process.exitCode = 1
+          await project.vitest.cancelCurrentRun("test-failure")
+        })
+      )
+    ),
+    scope
+  ))
+}
+
 /** Runs `Lane.prepare`; returns the teardown (`Lane.finish`). Exits the process when the lane cannot start. */
 export const start = async (project: TestProject): Promise<() => Promise<void>> => {
   const scope = Effect.runSync(Scope.make())
@@ -32,6 +48,7 @@ export const start = async (project: TestProject): Promise<() => Promise<void>> 
     process.exit(1)
   }
   project.provide(RunId.provideKey, snap.runId!)
+  if (snap.protection !== undefined) stopWhenLost(project, snap.protection, scope)
   if (snap.skip !== undefined) project.provide(skipKey, snap.skip)
   const started = performance.now()
   return async () => {

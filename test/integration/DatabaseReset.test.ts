@@ -72,7 +72,7 @@ describe("DatabaseReset on the real server", () => {
       "0004_tender_matches.sql",
       "0005_notifications.sql"
     ])
-    expect(result.steps.map((s) => s.name)).toEqual(["guard", "lock", "drop", "create", "identity", "migrate", "template"])
+    expect(result.steps.map((s) => s.name)).toEqual(["guard", "lock", "inspect", "drop", "create", "identity", "migrate", "template"])
     const tables = await withClient(main, async (c) =>
       (await c.query<{ table_name: string }>(
         "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1"
@@ -89,7 +89,7 @@ describe("DatabaseReset on the real server", () => {
     const result = await resetOk(main)
     expect(result.mode).toBe("warm")
     expect(result.applied).toEqual([])
-    expect(result.steps.map((s) => s.name)).toEqual(["guard", "lock", "drop", "clone", "identity", "migrate"])
+    expect(result.steps.map((s) => s.name)).toEqual(["guard", "lock", "inspect", "drop", "clone", "identity", "migrate"])
     const migrations = await withClient(main, async (c) =>
       (await c.query("SELECT migration_id FROM effect_sql_migrations ORDER BY 1")).rows.map((r) => r.migration_id))
     expect(migrations).toEqual([1, 2, 3, 4, 5])
@@ -147,17 +147,17 @@ describe("DatabaseReset on the real server", () => {
       await c.query("INSERT INTO precious VALUES ('hand-made')")
     })
     const error = failureOf(await resetExit(unmarked))
-    expect(error.reason).toBe("unmarked-database-with-data")
-    expect(error.message).toMatch(/public\.precious/)
+    expect(error.reason).toBe("unmarked-database-not-empty")
+    expect(error.message).toMatch(/table public\.precious/)
     expect(error.message).toMatch(`WORKFLOW_LIVE_CONFIRM_DROP=${unmarked}`)
     const survived = await withClient(unmarked, async (c) => (await c.query("SELECT v FROM precious")).rows)
     expect(survived).toEqual([{ v: "hand-made" }])
 
     const wrongConfirm = failureOf(await resetExit(unmarked, { confirmDrop: "tenderbot_workflow_test" }))
-    expect(wrongConfirm.reason).toBe("unmarked-database-with-data")
+    expect(wrongConfirm.reason).toBe("unmarked-database-not-empty")
 
     const confirmed = await resetOk(unmarked, { confirmDrop: unmarked })
-    expect(confirmed.steps.find((s) => s.name === "drop")?.detail).toMatch(/confirmed by WORKFLOW_LIVE_CONFIRM_DROP/)
+    expect(confirmed.steps.find((s) => s.name === "inspect")?.detail).toMatch(/confirmed by WORKFLOW_LIVE_CONFIRM_DROP/)
     const gone = await withClient(unmarked, async (c) =>
       (await c.query("SELECT count(*)::int AS n FROM pg_tables WHERE tablename = 'precious'")).rows[0].n)
     expect(gone).toBe(0)
@@ -167,7 +167,7 @@ describe("DatabaseReset on the real server", () => {
     await dropDatabases([unmarked])
     await withClient("postgres", (c) => c.query(`CREATE DATABASE ${unmarked}`))
     const result = await resetOk(unmarked)
-    expect(result.steps.find((s) => s.name === "drop")?.detail).toMatch(/unmarked but empty, adopted/)
+    expect(result.steps.find((s) => s.name === "inspect")?.detail).toMatch(/unmarked but empty \(no object in it\), adopted/)
   })
 
   it("waits for the lock, then fails naming who holds it", async () => {

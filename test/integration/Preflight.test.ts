@@ -3,7 +3,9 @@ import { Cause, ConfigProvider, Effect, Exit, Option, Redacted } from "effect"
 import { mkdtempSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { type AddressInfo, createServer, type Server, type Socket } from "node:net"
 import * as DsnGuard from "../../src/DsnGuard.js"
+import * as EmbeddedPostgres from "../../src/internal/embeddedPostgres.js"
 import * as Preflight from "../../src/Preflight.js"
 import * as HttpServer from "../support/httpServer.js"
 import { withClient } from "../support/sentinels.js"
@@ -22,6 +24,7 @@ const dsnFor = (name: string, user = TestDatabase.server.user): string => TestDa
 const admin = (statement: string): Effect.Effect<void> =>
   Effect.promise(() => withClient("postgres", (client) => client.query(statement))).pipe(Effect.asVoid)
 
+
 /** No secret may reach a rendered table, a JSON report or an error message. */
 const expectNoSecrets = (...texts: ReadonlyArray<string>): void => {
   for (const text of texts) {
@@ -39,6 +42,19 @@ const failureOf = <A>(exit: Exit.Exit<A, unknown>): Preflight.PreflightError => 
   }
   return failure.value
 }
+
+/** A port that accepts TCP connections and never says a word (a PostgreSQL that hangs, a firewall that tarpits). */
+const silentPort = Effect.acquireRelease(
+  Effect.async<{ server: Server; sockets: Array<Socket> }>((resume) => {
+    const sockets: Array<Socket> = []
+    const server = createServer((socket) => sockets.push(socket))
+    server.listen(0, "127.0.0.1", () => resume(Effect.succeed({ server, sockets })))
+  }),
+  ({ server, sockets }) => Effect.async<void>((resume) => {
+    sockets.forEach((socket) => socket.destroy())
+    server.close(() => resume(Effect.void))
+  })
+).pipe(Effect.map(({ server }) => (server.address() as AddressInfo).port))
 
 const reportDir = mkdtempSync(join(tmpdir(), "wl-preflight-"))
 
@@ -261,6 +277,40 @@ describe("Preflight", () => {
       expect(noServer.verdict).toBe("fail")
       expectNoSecrets(...outputs(refused), ...outputs(wrongKey), ...outputs(noServer))
     }))
+
+  it.scopedLive("skip policy: an unknown database host or a port that never answers fails, it is never skipped", () =>
+    Effect.gen(function*() {
+      const { env } = yield* healthyApis
+      const silent = yield* silentPort
+      const spec = Preflight.extend(Preflight.defaultSpec, { database: { timeout: "1 second" } })
+      const unknownHost = yield* run({
+        ...env,
+        TENDERBOT_WORKFLOW_DB_DSN: `postgres://${TestDatabase.server.user}:${dsnPassword}@no-such-host.invalid:5432/${database}`,
+        WORKFLOW_LIVE_ON_MISSING: "skip"
+      }, { spec })
+      expect(row(unknownHost, "database server")).toMatchObject({ status: "fail", reason: "unknown-host", skippable: false })
+      expect(unknownHost.verdict).toBe("fail")
+      const neverAnswers = yield* run({
+        ...env,
+        TENDERBOT_WORKFLOW_DB_DSN: `postgres://${TestDatabase.server.user}:${dsnPassword}@127.0.0.1:${silent}/${database}`,
+        WORKFLOW_LIVE_ON_MISSING: "skip"
+      }, { spec })
+      expect(row(neverAnswers, "database server")).toMatchObject({ status: "fail", reason: "timeout", skippable: false })
+      expect(neverAnswers.verdict).toBe("fail")
+      expect(neverAnswers.skipReason).toBeUndefined()
+      expectNoSecrets(...outputs(unknownHost), ...outputs(neverAnswers))
+    }))
+
+  it.scopedLive("counts free connections without its own (on a server nobody else uses)", () =>
+    Effect.gen(function*() {
+      const { env } = yield* healthyApis
+      const server = yield* EmbeddedPostgres.make()
+      const report = yield* run({ ...env, TENDERBOT_WORKFLOW_DB_DSN: Redacted.value(server.dsn(database)) })
+      const found = row(report, "database connections").found
+      // max_connections 100, 3 reserved: preflight's own maintenance connection is open while it counts
+      expect(found).toMatch(/^97 free of max_connections 100 \(0 in use by others, 3 reserved\)/)
+      expectNoSecrets(...outputs(report))
+    }), 60_000)
 
   it.scopedLive("checks the server's version, CREATEDB, extensions and free connections", () =>
     Effect.gen(function*() {

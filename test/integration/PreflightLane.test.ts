@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { spawn } from "node:child_process"
-import { existsSync, mkdtempSync, readFileSync } from "node:fs"
+import { existsSync, mkdirSync, mkdtempSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect } from "effect"
@@ -146,4 +146,53 @@ describe("the live lane under WORKFLOW_LIVE_ON_MISSING", () => {
       expect(ran.code).not.toBe(0)
       expect(`${ran.stdout}\n${ran.stderr}`).toContain("setting WORKFLOW_LIVE_ON_MISSING [invalid-policy]")
     }))
+})
+
+describe("workflow-live preflight and workflow-live run give one verdict for one environment", () => {
+  const both = (env: Record<string, string>) =>
+    Effect.gen(function*() {
+      const dir = mkdtempSync(join(tmpdir(), "wl-verdict-"))
+      const preflight = yield* runProcess("node", ["bin/workflow-live.js", "preflight"], { ...env, WORKFLOW_LIVE_REPORT_DIR: dir })
+      mkdirSync(join(dir, "run"))
+      const run = yield* runProcess(
+        "node",
+        ["bin/workflow-live.js", "run", "--report-dir", join(dir, "run"), "--", "--config", "test/support/lane/vitest.config.ts", "passing.live.ts"],
+        env
+      )
+      const report = JSON.parse(readFileSync(join(dir, "run", "report.json"), "utf8")) as { outcome: string }
+      return { preflight, run, outcome: report.outcome }
+    })
+
+  it.scopedLive("no DSN at all is a missing variable: under skip both skip (exit 0), under fail both fail", () =>
+    Effect.gen(function*() {
+      const skipped = yield* both({ WORKFLOW_LIVE_ON_MISSING: "skip" })
+      expect(skipped.preflight.stdout).toContain("workflow-live preflight: SKIPPED")
+      expect(skipped.preflight.code).toBe(0)
+      expect(skipped.outcome).toBe("skipped")
+      expect(skipped.run.code, skipped.run.stdout + skipped.run.stderr).toBe(0)
+      expect(skipped.run.stdout).toContain("SKIPPED")
+
+      const failed = yield* both({})
+      expect(failed.preflight.stdout).toContain("workflow-live preflight: FAIL")
+      expect(failed.preflight.code).toBe(1)
+      expect(failed.outcome).toBe("failed")
+      expect(failed.run.code).toBe(1)
+      expect(`${failed.run.stdout}${failed.run.stderr}`).toContain("env TENDERBOT_WORKFLOW_DB_DSN [missing-variable]")
+    }), 120_000)
+
+  it.scopedLive("a database that cannot be reached fails both, even under skip", () =>
+    Effect.gen(function*() {
+      const unknownHost = yield* both({
+        WORKFLOW_LIVE_ON_MISSING: "skip",
+        TENDERBOT_WORKFLOW_DB_DSN: `postgres://postgres:${dsnPassword}@no-such-host.invalid:5432/tenderbot_workflow_test`
+      })
+      expect(unknownHost.preflight.stdout).toContain("workflow-live preflight: FAIL")
+      expect(unknownHost.preflight.code).toBe(1)
+      expect(`${unknownHost.preflight.stdout}${unknownHost.preflight.stderr}`).toContain("database server [unknown-host]")
+      expect(unknownHost.outcome).toBe("failed")
+      expect(unknownHost.run.code).toBe(1)
+      expect(`${unknownHost.run.stdout}${unknownHost.run.stderr}`).toContain("[unknown-host]")
+      expect(`${unknownHost.run.stdout}${unknownHost.run.stderr}`).not.toContain("SKIPPED")
+      expectNoSecrets(unknownHost.preflight.stdout, unknownHost.preflight.stderr, unknownHost.run.stdout, unknownHost.run.stderr)
+    }), 120_000)
 })

@@ -28,6 +28,8 @@ interface Case {
   readonly secrets?: ReadonlyArray<string>
   /** Words the message must contain (the specific explanation). */
   readonly mentions?: ReadonlyArray<string>
+  /** Words the accepted target's TLS description must contain. */
+  readonly tls?: string
 }
 
 const ok = (name: string, dsn: string, fields: Omit<Case, "name" | "dsn" | "reason">): Case => ({
@@ -70,10 +72,22 @@ const corpus: ReadonlyArray<Case> = [
   }),
   ok("percent-encoded underscores", "postgres://u@h/tenderbot%5Fworkflow%5Ftest", { host: "h", user: "u" }),
   ok("percent-encoded first letter", "postgres://u@h/%74enderbot_workflow_test", { host: "h" }),
-  ok("sslmode=require", `postgres://u:SslPass42@h/${W}?sslmode=require`, { host: "h", secrets: ["SslPass42"] }),
+  ok("sslmode=require", `postgres://u:SslPass42@h/${W}?sslmode=require`, {
+    host: "h",
+    secrets: ["SslPass42"],
+    tls: "certificate NOT verified (sslmode=require)"
+  }),
   ok("options parameter", `postgres://u@h/${W}?options=-c%20search_path%3Dpublic`, { host: "h" }),
-  ok("?database= is ignored when the path names one", `postgres://u@h/${W}?database=tenderbot`, { host: "h" }),
-  ok("?dbname= is ignored", `postgres://u@h/${W}?dbname=tenderbot`, { host: "h" }),
+  ok("?dbname= naming the same database", `postgres://u@h/${W}?dbname=${W}`, { host: "h" }),
+  ok("sslmode=disable", `postgres://u@h/${W}?sslmode=disable`, { tls: "off (sslmode=disable)" }),
+  ok("sslmode=verify-full", `postgres://u@h/${W}?sslmode=verify-full`, { tls: "certificate and host name verified" }),
+  ok("sslmode=no-verify", `postgres://u@h/${W}?sslmode=no-verify`, { tls: "NOT verified" }),
+  ok("session settings the driver honours", `postgres://u@h/${W}?statement_timeout=5000&lock_timeout=100&client_encoding=UTF8`, {
+    host: "h"
+  }),
+  ok("connect_timeout and keepalives", `postgres://u@h/${W}?connect_timeout=7&keepalives=1&keepalives_idle=30`, {
+    host: "h"
+  }),
   ok("password as a query parameter", `postgres://u@h/${W}?password=Pw%23Param1`, {
     host: "h",
     secrets: ["Pw#Param1", "Pw%23Param1"]
@@ -314,7 +328,53 @@ const corpus: ReadonlyArray<Case> = [
   }),
   no("no-database", "no user either: PGUSER", "postgres://h", { env: { PGUSER: "pguser" }, database: "pguser" }),
 
+  // ---- conflicting-database: psql and pg_dump read ?dbname=, the driver the path
+  no("conflicting-database", "?dbname= names the development database", `postgres://u@h/${W}?dbname=tenderbot`, {
+    database: W,
+    mentions: ["?dbname=", "`tenderbot`", "psql"]
+  }),
+  no("conflicting-database", "?database= names another", `postgres://u@h/${W}?database=tenderbot`, { database: W }),
+  no("conflicting-database", "?db= on a postgres:// URL", `postgres://u@h/${W}?db=other`, { database: W }),
+  no("conflicting-database", "socket URL with a second name", `socket:/tmp?db=${W}&dbname=tenderbot`, { database: W }),
+
+  // ---- unsupported-parameter: honoured by the driver but not carried, or unknown to it
+  no("unsupported-parameter", "application_name", `postgres://u@h/${W}?application_name=mine`, {
+    database: W,
+    mentions: ["application_name"]
+  }),
+  no("unsupported-parameter", "replication", `postgres://u@h/${W}?replication=database`, { database: W }),
+  no("unsupported-parameter", "binary", `postgres://u@h/${W}?binary=true`, { database: W }),
+  no("unsupported-parameter", "a typo the driver would ignore", `postgres://u@h/${W}?sslmdoe=require`, {
+    database: W,
+    mentions: ["?sslmdoe=", "typo"]
+  }),
+  no("unsupported-parameter", "search_path as a parameter", `postgres://u@h/${W}?search_path=foo`, {
+    database: W,
+    mentions: ["options"]
+  }),
+  no("unsupported-parameter", "target_session_attrs", `postgres://u@h/${W}?target_session_attrs=read-write`, {
+    database: W
+  }),
+
+  // ---- unsupported-sslmode: the lane does not guess a TLS behaviour
+  no("unsupported-sslmode", "prefer", `postgres://u:PrefPw12@h/${W}?sslmode=prefer`, {
+    database: W,
+    secrets: ["PrefPw12"],
+    mentions: ["sslmode=prefer", "sslmode=require", "sslmode=verify-full"]
+  }),
+  no("unsupported-sslmode", "allow", `postgres://u@h/${W}?sslmode=allow`, { database: W }),
+  no("unsupported-sslmode", "verify-ca without sslrootcert", `postgres://u@h/${W}?sslmode=verify-ca`, {
+    database: W,
+    mentions: ["sslrootcert"]
+  }),
+  no("unsupported-sslmode", "not a mode", `postgres://u@h/${W}?sslmode=on`, { database: W }),
+
   // ---- not-a-url
+  no("not-a-url", "a secret pasted into the wrong variable", "sk-live-0123456789abcdefSECRETKEY", {
+    secrets: ["0123456789abcdefSECRETKEY", "live-0123"],
+    mentions: ["33 characters, not shown"]
+  }),
+  no("not-a-url", "a short word", "hunter2", { secrets: ["hunter2"] }),
   no("not-a-url", "mysql", `mysql://u:MyPass123@h:3306/${W}`, { secrets: ["MyPass123"], mentions: ["`mysql://`"] }),
   no("not-a-url", "http", `http://h/${W}`, { mentions: ["`http://`"] }),
   no("not-a-url", "jdbc", `jdbc:postgresql://h:5432/${W}`, { mentions: ["jdbc:"] }),
@@ -340,7 +400,7 @@ const corpus: ReadonlyArray<Case> = [
     mentions: ["whitespace"]
   }),
   no("not-a-url", "just a database name", W),
-  no("not-a-url", "10k characters of garbage", "x".repeat(10_000), { mentions: ["(10000 characters)"] }),
+  no("not-a-url", "10k characters of garbage", "x".repeat(10_000), { mentions: ["(10000 characters"] }),
 
   // ---- unparseable
   no("unparseable", "unencoded / in password", `postgres://u:Sekr/etPart@h/${W}`, {
@@ -437,6 +497,25 @@ const allOutputs = (outcome: Either.Either<DsnGuard.VerifiedTarget, DsnGuard.Dsn
       ].join("\n")
   })
 
+// First in the file: pg-connection-string warns once per process, so a later test could not see it.
+describe("DsnGuard and sslmode", () => {
+  it("interprets sslmode itself: no driver SECURITY WARNING reaches the terminal", () => {
+    const warn = vi.spyOn(process, "emitWarning")
+    try {
+      for (const mode of ["prefer", "require", "verify-ca", "verify-full", "allow", "disable", "no-verify"]) {
+        const outcome = Effect.runSync(Effect.either(DsnGuard.verify(Option.some(Redacted.make(
+          `postgres://u:TlsPw1234@h/${W}?sslmode=${mode}`
+        )))))
+        if (Either.isLeft(outcome)) expect(outcome.left.reason, mode).toBe("unsupported-sslmode")
+        else expect(outcome.right.tls, mode).toContain(`sslmode=${mode}`)
+      }
+      expect(warn.mock.calls.map((call) => String(call[0])).join("\n")).not.toContain("SECURITY WARNING")
+    } finally {
+      warn.mockRestore()
+    }
+  })
+})
+
 describe("DsnGuard corpus", () => {
   it("covers every reason", () => {
     const covered = new Set(corpus.map((c) => c.reason))
@@ -459,6 +538,7 @@ describe("DsnGuard corpus", () => {
       if (c.host !== undefined) expect(target.host).toBe(c.host)
       if (c.port !== undefined) expect(target.port).toBe(c.port)
       if (c.user !== undefined) expect(target.user).toBe(c.user)
+      if (c.tls !== undefined) expect(target.tls).toContain(c.tls)
       expect(target.connection).toMatchObject({ host: target.host, port: target.port, user: target.user })
       const description = DsnGuard.describe(target)
       for (const line of [target.masked, target.host, String(target.port), W]) expect(description).toContain(line)

@@ -86,11 +86,42 @@ describe("Preflight (no I/O)", () => {
       if (before !== undefined) process.env["NO_COLOR"] = before
     }))
 
-  it("every skippable reason is a known reason", () => {
-    for (const reason of Preflight.skippableReasons) expect(Preflight.reasons).toContain(reason)
-    expect(Preflight.skippableReasons).not.toContain("guard-refused")
-    expect(Preflight.skippableReasons).not.toContain("identity-mismatch")
-    expect(Preflight.skippableReasons).not.toContain("unauthorized")
+  it("skip covers only missing variables and unreachable external APIs, never a database problem", () => {
+    const kinds: ReadonlyArray<Preflight.Kind> = ["setting", "env", "database", "http"]
+    const skippable = kinds.flatMap((kind) =>
+      Preflight.reasons.filter((reason) => Preflight.isSkippable(kind, reason)).map((reason) => `${kind} ${reason}`))
+    expect(skippable.sort()).toEqual([
+      "database missing-variable",
+      "env missing-variable",
+      "http missing-variable",
+      "http network-error",
+      "http not-listening",
+      "http server-error",
+      "http timeout",
+      "http unknown-host",
+      "setting missing-variable"
+    ])
+    for (const reason of Preflight.reasons) {
+      if (reason !== "missing-variable") expect(Preflight.isSkippable("database", reason), reason).toBe(false)
+    }
+  })
+
+  it("one rule decides the verdict: a failed row fails, a row skipped by policy skips, else pass", () => {
+    const row = (status: Preflight.Status, reason?: Preflight.Reason): Preflight.Row => ({
+      check: `c ${status} ${reason ?? ""}`,
+      kind: "env",
+      status,
+      reason,
+      skippable: false,
+      durationMs: 0,
+      found: "f",
+      fix: undefined
+    })
+    expect(Preflight.decide([row("pass")], "skip")).toEqual({ verdict: "pass", skipReason: undefined })
+    expect(Preflight.decide([row("pass"), row("skipped", "missing-variable")], "skip").verdict).toBe("skip")
+    expect(Preflight.decide([row("skipped", "missing-variable"), row("fail", "guard-refused")], "skip").verdict).toBe("fail")
+    // rows not checked because another failed never make a skip on their own
+    expect(Preflight.decide([row("pass"), row("skipped", "not-checked")], "skip").verdict).toBe("pass")
   })
 
   it("docs/troubleshooting.md lists every row reason under Preflight", () => {

@@ -1,0 +1,93 @@
+/**
+ * Every connection the harness opens goes through here: a `pg` pool built from explicit fields plus the
+ * DSN's session settings (`options`, `statement_timeout`, ...), wrapped as a `PgClient`. `@effect/sql-pg`'s
+ * own constructor has no place for those settings, so the pool is made here and handed to `fromPool`.
+ */
+import * as Reactivity from "@effect/experimental/Reactivity"
+import { SqlError } from "@effect/sql/SqlError"
+import { PgClient } from "@effect/sql-pg"
+import { Duration, Effect, Redacted, type Scope } from "effect"
+import pg from "pg"
+
+/** Where and how to connect: the verified target's explicit fields. */
+export interface Endpoint {
+  readonly host: string
+  readonly port: number
+  readonly user: string
+  readonly password: Redacted.Redacted<string> | undefined
+  readonly database: string
+  readonly ssl: boolean | object | undefined
+  /** Driver config keys carried from the DSN onto every connection. */
+  readonly driverOptions: Readonly<Record<string, string>>
+  readonly connectTimeoutMillis: number | undefined
+  readonly keepAlive: boolean | undefined
+  readonly keepAliveIdleMillis: number | undefined
+}
+
+/** One pool's settings. */
+export interface PoolOptions {
+  /** Another database of the same server (the maintenance database); default the endpoint's. */
+  readonly database?: string | undefined
+  readonly applicationName: string
+  readonly maxConnections: number
+  /** Default: the DSN's `connect_timeout`, else 5 s. */
+  readonly connectTimeout?: Duration.DurationInput | undefined
+  /** `Duration.zero` keeps idle connections open for the pool's lifetime (a session lock lives on one). */
+  readonly idleTimeout?: Duration.DurationInput | undefined
+  /** TCP keepalives, so a peer that vanished is noticed; default the DSN's `keepalives`. */
+  readonly keepAlive?: boolean | undefined
+  /** Called with each new physical connection, e.g. to watch it for the server closing it. */
+  readonly onConnect?: ((client: pg.Client) => void) | undefined
+}
+
+const poolConfig = (endpoint: Endpoint, options: PoolOptions, connectMillis: number): pg.PoolConfig => {
+  const idle = options.idleTimeout === undefined ? undefined : Duration.toMillis(options.idleTimeout)
+  const keepAlive = options.keepAlive ?? endpoint.keepAlive
+  return {
+    ...endpoint.driverOptions,
+    host: endpoint.host,
+    port: endpoint.port,
+    ...(endpoint.user === "" ? {} : { user: endpoint.user }),
+    ...(endpoint.password === undefined ? {} : { password: Redacted.value(endpoint.password) }),
+    database: options.database ?? endpoint.database,
+    ...(endpoint.ssl === undefined ? {} : { ssl: endpoint.ssl as pg.PoolConfig["ssl"] }),
+    application_name: options.applicationName,
+    max: options.maxConnections,
+    connectionTimeoutMillis: connectMillis,
+    ...(idle === undefined ? {} : { idleTimeoutMillis: idle }),
+    ...(keepAlive === undefined ? {} : { keepAlive }),
+    ...(endpoint.keepAliveIdleMillis === undefined ? {} : { keepAliveInitialDelayMillis: endpoint.keepAliveIdleMillis })
+  } as pg.PoolConfig
+}
+
+/** A `PgClient` on the endpoint, its pool ended with the scope; fails like `PgClient.make` when it cannot connect. */
+export const open = (
+  endpoint: Endpoint,
+  options: PoolOptions
+): Effect.Effect<PgClient.PgClient, SqlError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const connectMillis = Duration.toMillis(
+      options.connectTimeout ?? (endpoint.connectTimeoutMillis === undefined ? Duration.seconds(5) : endpoint.connectTimeoutMillis)
+    )
+    const pool = yield* Effect.acquireRelease(
+      Effect.sync(() => {
+        const made = new pg.Pool(poolConfig(endpoint, options, connectMillis))
+        // an idle connection the server closes is reported by whoever watches it (onConnect), not thrown
+        made.on("error", () => {})
+        if (options.onConnect !== undefined) made.on("connect", options.onConnect)
+        return made
+      }),
+      (made) => Effect.promise(() => made.end()).pipe(Effect.interruptible, Effect.timeoutOption(1000))
+    )
+    // the first connection, as PgClient.make does it: a failure here names what went wrong
+    yield* Effect.tryPromise({
+      try: () => pool.query("SELECT 1"),
+      catch: (cause) => new SqlError({ cause, message: "PgClient: Failed to connect" })
+    }).pipe(
+      Effect.timeoutFail({
+        duration: connectMillis + 1000,
+        onTimeout: () => new SqlError({ cause: new Error("Connection timed out"), message: "PgClient: Connection timed out" })
+      })
+    )
+    return yield* PgClient.fromPool({ acquire: Effect.succeed(pool), applicationName: options.applicationName })
+  }).pipe(Effect.provide(Reactivity.layer))

@@ -1,0 +1,209 @@
+/**
+ * The SQL steps of a reset on its maintenance session: inspect what exists and who is connected,
+ * classify the existing database, drop, create or clone, mark, keep the template. Each step fails with a
+ * {@link StepFailure} that `DatabaseReset` turns into its error; nothing here decides the order.
+ */
+import type { PgClient } from "@effect/sql-pg"
+import { Data, Effect } from "effect"
+import { describeInventory, type Inventory } from "./databaseInventory.js"
+import type { Classified } from "./pgError.js"
+import { type Run, sessionColumns } from "./resetLock.js"
+import { describeSession, type ResetReason, type SessionInfo } from "./resetMessage.js"
+import { confirmDropVariable } from "./variables.js"
+
+/** The comment that marks a database as created by the harness. */
+export const marker = "workflow-live: managed by @tenderbot/workflow-live; every reset drops and recreates it"
+
+const templateMarker = (hash: string): string => `workflow-live: template for migrations ${hash}; never connect to it`
+
+const isMarked = (comment: string | null): boolean => comment !== null && comment.startsWith("workflow-live: managed")
+const isTemplateMarked = (comment: string | null): boolean =>
+  comment !== null && comment.startsWith("workflow-live: template")
+
+/** What every step knows: the names involved and where. */
+export interface Context {
+  readonly database: string
+  readonly where: string
+  readonly user: string
+  readonly secrets: ReadonlyArray<string>
+  readonly maintenance: string
+  /** The template for the current migrations, and the prefix of every template of the database. */
+  readonly template: string
+  readonly prefix: string
+  readonly hash: string
+}
+
+/** A step failed; `DatabaseReset` turns it into a `DatabaseResetError`. */
+export class StepFailure extends Data.TaggedError("StepFailure")<{
+  readonly reason: ResetReason
+  readonly step: string
+  readonly subject?: string | undefined
+  readonly detail?: string | undefined
+  readonly sessions?: ReadonlyArray<SessionInfo> | undefined
+  readonly file?: string | undefined
+  readonly found?: string | undefined
+  readonly code?: string | undefined
+}> {}
+
+/** The session the steps run on. */
+export interface Session {
+  readonly sql: PgClient.PgClient
+  readonly run: Run
+}
+
+/** The reset's reason for a classified connection or statement failure at `step`. */
+export const reasonFor = (classified: Classified, step: string, detail: string): ResetReason => {
+  switch (classified.problem) {
+    case "database-missing":
+      return step === "lock" ? "maintenance-database-missing" : "database-vanished"
+    case "insufficient-privilege":
+      return /terminate/i.test(detail)
+        ? "database-in-use"
+        : /owner/i.test(detail)
+        ? "not-owner"
+        : /create database/i.test(detail)
+        ? "missing-createdb"
+        : "server-error"
+    case "other":
+      return classified.code === "55006" ? "database-in-use" : "server-error"
+    default:
+      return classified.problem
+  }
+}
+
+/** Maps a statement's failure at `step` about `subject`. */
+export type OnFailure = (
+  step: string,
+  subject: string
+) => <A, R>(effect: Effect.Effect<A, unknown, R>) => Effect.Effect<A, StepFailure, R>
+
+interface DatabaseRow {
+  readonly name: string
+  readonly comment: string | null
+  readonly owned: boolean
+}
+
+/** What exists before the drop, and what the reset will do about it. */
+export interface Found {
+  /** The workflow database, if it exists. */
+  readonly current: DatabaseRow | undefined
+  /** The database itself and its templates. */
+  readonly existing: ReadonlyArray<DatabaseRow>
+  /** A marked template for the current migrations exists: clone it. */
+  readonly warm: boolean
+  /** How the existing database may be dropped: it is the harness's, confirmed, or empty and adopted. */
+  readonly adoption: "absent" | "marked" | "confirmed" | "adopted-empty"
+  /** Sessions connected to the workflow database: the drop terminates them. */
+  readonly connected: ReadonlyArray<SessionInfo>
+}
+
+/** Step "inspect": what exists, whether it is ours, who is connected; refuses an unmarked, non-empty database. */
+export const inspect = (
+  session: Session,
+  ctx: Context,
+  confirmDrop: string | undefined,
+  inventory: Effect.Effect<Inventory, StepFailure>,
+  on: OnFailure
+): Effect.Effect<Found, StepFailure> =>
+  Effect.gen(function*() {
+    const { run, sql } = session
+    const existing = yield* run(sql<DatabaseRow>`SELECT d.datname AS name, shobj_description(d.oid, 'pg_database') AS comment,
+        pg_has_role(current_user, d.datdba, 'USAGE') AS owned
+      FROM pg_database d WHERE d.datname = ${ctx.database} OR starts_with(d.datname, ${ctx.prefix})`).pipe(
+      on("inspect", ctx.database)
+    )
+    const current = existing.find((d) => d.name === ctx.database)
+    const templateRow = existing.find((d) => d.name === ctx.template)
+    const notOwned = existing.find((d) => !d.owned && (d.name === ctx.database || d.name === ctx.template))
+    if (notOwned !== undefined) return yield* new StepFailure({ reason: "not-owner", step: "inspect", subject: notOwned.name })
+    const adoption = yield* classify(current, ctx, confirmDrop, inventory)
+    const connected = current === undefined ? [] : yield* run(sql<SessionInfo>`SELECT ${sql.literal(sessionColumns)}
+      FROM pg_stat_activity WHERE datname = ${ctx.database} AND pid <> pg_backend_pid() ORDER BY backend_start`).pipe(
+      on("inspect", ctx.database)
+    )
+    const warm = templateRow !== undefined && isTemplateMarked(templateRow.comment)
+    return { current, existing, warm, adoption, connected }
+  })
+
+/** The existing database's standing: only a marked one, a confirmed one or an empty one may be dropped. */
+const classify = (
+  current: DatabaseRow | undefined,
+  ctx: Context,
+  confirmDrop: string | undefined,
+  inventory: Effect.Effect<Inventory, StepFailure>
+): Effect.Effect<Found["adoption"], StepFailure> => {
+  if (current === undefined) return Effect.succeed("absent")
+  if (isMarked(current.comment)) return Effect.succeed("marked")
+  if (confirmDrop === ctx.database) return Effect.succeed("confirmed")
+  return Effect.flatMap(inventory, (found) =>
+    found.total === 0
+      ? Effect.succeed("adopted-empty" as const)
+      : Effect.fail(new StepFailure({ reason: "unmarked-database-not-empty", step: "inspect", found: describeInventory(found) })))
+}
+
+/** The inspect step's line. */
+export const describeFound = (found: Found): string => {
+  if (found.current === undefined) return `no database yet; ${found.warm ? "a template to clone" : "no template: cold"}`
+  const standing = {
+    absent: "",
+    marked: "marked as the harness's",
+    confirmed: `unmarked, confirmed by ${confirmDropVariable}`,
+    "adopted-empty": "unmarked but empty (no object in it), adopted"
+  }[found.adoption]
+  const who = found.connected.length === 0 ? "nobody connected" : `${found.connected.length} session(s) connected`
+  return `${standing}; ${who}; ${found.warm ? "a template to clone" : "no template: cold"}`
+}
+
+/** Only the workflow database and its own templates may ever be dropped. */
+const droppable = (ctx: Context, name: string): boolean =>
+  name === ctx.database || (name.startsWith(ctx.prefix) && /^[0-9a-f]{12}$/.test(name.slice(ctx.prefix.length)))
+
+/** Drops one database the reset may drop, terminating its sessions. */
+export const dropDatabase = (session: Session, ctx: Context, name: string, step: string, on: OnFailure) =>
+  droppable(ctx, name)
+    ? session.run(session.sql`DROP DATABASE IF EXISTS ${session.sql(name)} WITH (FORCE)`).pipe(on(step, name))
+    : Effect.fail(new StepFailure({ reason: "forbidden-drop", step, subject: name }))
+
+/** Step "drop": the workflow database, if it exists, with the sessions connected to it. */
+export const drop = (session: Session, ctx: Context, found: Found, on: OnFailure): Effect.Effect<string, StepFailure> =>
+  found.current === undefined
+    ? Effect.succeed("did not exist")
+    : dropDatabase(session, ctx, ctx.database, "drop", on).pipe(
+      Effect.mapError((error) =>
+        error.reason === "database-in-use" ? new StepFailure({ ...error, sessions: found.connected }) : error
+      ),
+      Effect.as(
+        `dropped` + (found.connected.length === 0
+          ? ", nobody was connected"
+          : `, terminated ${found.connected.length} session(s):\n${found.connected.map((s) => `    ${describeSession(s)}`).join("\n")}`)
+      )
+    )
+
+const comment = (session: Session, name: string, text: string) =>
+  session.run(session.sql`COMMENT ON DATABASE ${session.sql(name)} IS ${session.sql.literal(`'${text.replace(/'/g, "''")}'`)}`)
+
+/** Step "create" or "clone": the database from template0 or from the template, then its marker. */
+export const create = (session: Session, ctx: Context, warm: boolean, on: OnFailure): Effect.Effect<string, StepFailure> => {
+  const step = warm ? "clone" : "create"
+  const { run, sql } = session
+  return run(sql`CREATE DATABASE ${sql(ctx.database)} TEMPLATE ${sql(warm ? ctx.template : "template0")}`).pipe(
+    on(step, warm ? ctx.template : ctx.database),
+    Effect.zipRight(comment(session, ctx.database, marker).pipe(on(step, ctx.database))),
+    Effect.as(warm ? `from ${ctx.template}, marked` : "empty, from template0, marked")
+  )
+}
+
+/** Step "template": kept only once the migrations succeeded; older templates of the database go. */
+export const keepTemplate = (session: Session, ctx: Context, found: Found, on: OnFailure): Effect.Effect<string, StepFailure> =>
+  Effect.gen(function*() {
+    const { run, sql } = session
+    const stale = found.existing.filter((d) =>
+      d.name !== ctx.database && d.owned && (d.name === ctx.template || isTemplateMarked(d.comment))
+    )
+    for (const old of stale) yield* dropDatabase(session, ctx, old.name, "template", on)
+    yield* run(sql`CREATE DATABASE ${sql(ctx.template)} TEMPLATE ${sql(ctx.database)}`).pipe(on("template", ctx.database))
+    yield* run(sql`ALTER DATABASE ${sql(ctx.template)} ALLOW_CONNECTIONS false`).pipe(on("template", ctx.template))
+    yield* comment(session, ctx.template, templateMarker(ctx.hash)).pipe(on("template", ctx.template))
+    const removed = stale.filter((d) => d.name !== ctx.template).length
+    return `built ${ctx.template}${removed === 0 ? "" : `, removed ${removed} older template(s)`}`
+  })

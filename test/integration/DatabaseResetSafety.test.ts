@@ -1,0 +1,198 @@
+// What the reset must never do, on the real server: drop an unmarked database that holds anything
+// (whatever the connecting role can or cannot read in it), or say a half-applied migration was rolled
+// back. The sentinel databases are fingerprinted around every test.
+import { Cause, Effect, Exit, Option, Redacted } from "effect"
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
+import * as DatabaseReset from "../../src/DatabaseReset.js"
+import * as DsnGuard from "../../src/DsnGuard.js"
+import * as Migrations from "../../src/Migrations.js"
+import { dropDatabases, ensureSentinels, fingerprint, withClient } from "../support/sentinels.js"
+import * as TestDatabase from "../support/testDatabase.js"
+
+// This file's own names; nothing else is ever dropped here.
+const unmarked = "wl_it_safety_unmarked"
+const migrated = "wl_it_safety_migrations"
+const role = "wl_it_safety_owner"
+const ours = [unmarked, migrated]
+const cleanup = async () => {
+  await dropDatabases(ours, ours.map(Migrations.templatePrefix))
+  await withClient("postgres", (c) => c.query(`DROP ROLE IF EXISTS ${role}`))
+}
+
+const resetAs = async (database: string, options: DatabaseReset.Options = {}, user?: string) => {
+  const dsn = TestDatabase.url(database, user === undefined ? {} : { user })
+  const target = await Effect.runPromise(DsnGuard.verify(Option.some(Redacted.make(dsn)), {}, { database }))
+  return Effect.runPromiseExit(DatabaseReset.reset(target, options))
+}
+
+const failureOf = (exit: Exit.Exit<unknown, unknown>) => {
+  if (Exit.isSuccess(exit)) throw new Error("expected the reset to fail, it succeeded")
+  const failure = Cause.failureOption(exit.cause)
+  if (Option.isNone(failure)) throw new Error(`expected a typed failure, got ${Cause.pretty(exit.cause)}`)
+  return failure.value as DatabaseReset.DatabaseResetError | Migrations.MigrationsError
+}
+
+/** A hand-made database (no marker) owned by the reset's role, filled by the superuser with `statements`. */
+const handMade = async (statements: ReadonlyArray<string>) => {
+  await dropDatabases([unmarked])
+  await withClient("postgres", (c) => c.query(`CREATE DATABASE ${unmarked} OWNER ${role}`))
+  await withClient(unmarked, async (c) => {
+    for (const statement of statements) await c.query(statement)
+  })
+}
+
+let before: Record<string, string>
+
+beforeAll(async () => {
+  await ensureSentinels()
+  await cleanup()
+  const password = TestDatabase.server.password === undefined ? "" : ` PASSWORD '${TestDatabase.server.password}'`
+  await withClient("postgres", (c) => c.query(`CREATE ROLE ${role} LOGIN CREATEDB${password}`))
+  before = await fingerprint()
+})
+
+afterEach(async () => {
+  expect(await fingerprint()).toEqual(before)
+})
+
+afterAll(cleanup)
+
+describe("an unmarked database is dropped only when it holds nothing, or when confirmed", () => {
+  // each: what a person made by hand, what the refusal must name, and a query proving it survived
+  const variants: ReadonlyArray<{ name: string; make: ReadonlyArray<string>; names: string; survived: string }> = [
+    {
+      name: "only a large object",
+      make: ["SELECT lo_from_bytea(0, 'precious bytes')"],
+      names: "large object",
+      survived: "SELECT count(*)::int AS n FROM pg_largeobject_metadata"
+    },
+    {
+      name: "only a materialized view",
+      make: ["CREATE MATERIALIZED VIEW kept AS SELECT 'hand-made'::text AS v"],
+      names: "materialized view public.kept",
+      survived: "SELECT count(*)::int AS n FROM kept"
+    },
+    {
+      name: "rows the role cannot see (row-level security)",
+      make: [
+        "CREATE TABLE secret_rows (v text)",
+        "INSERT INTO secret_rows VALUES ('hidden from the reset role')",
+        "ALTER TABLE secret_rows ENABLE ROW LEVEL SECURITY",
+        `GRANT SELECT ON secret_rows TO ${role}`
+      ],
+      names: "table public.secret_rows",
+      survived: "SELECT count(*)::int AS n FROM secret_rows"
+    },
+    {
+      name: "an empty table",
+      make: ["CREATE TABLE nothing_yet (id int)"],
+      names: "table public.nothing_yet",
+      survived: "SELECT count(*)::int + 1 AS n FROM nothing_yet"
+    },
+    {
+      name: "only a function",
+      make: ["CREATE FUNCTION kept() RETURNS int LANGUAGE sql AS 'SELECT 1'"],
+      names: "function public.kept()",
+      survived: "SELECT kept() AS n"
+    },
+    {
+      name: "a sequence, a type and a schema",
+      make: ["CREATE SCHEMA mine", "CREATE SEQUENCE mine.counter", "CREATE TYPE mood AS ENUM ('ok')"],
+      names: "sequence mine.counter",
+      survived: "SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = 'mine'"
+    }
+  ]
+
+  for (const variant of variants) {
+    it(`refuses ${variant.name}, naming it; everything survives`, async () => {
+      await handMade(variant.make)
+      const error = failureOf(await resetAs(unmarked, {}, role))
+      expect(error._tag).toBe("DatabaseResetError")
+      expect(error.reason).toBe("unmarked-database-not-empty")
+      expect(error.message).toContain(variant.names)
+      expect(error.message).toContain(`export WORKFLOW_LIVE_CONFIRM_DROP=${unmarked}`)
+      expect(error.message).not.toContain(TestDatabase.secret)
+      const survived = await withClient(unmarked, async (c) => (await c.query(variant.survived)).rows[0].n)
+      expect(survived).toBeGreaterThan(0)
+      expect(await withClient("postgres", async (c) =>
+        (await c.query("SELECT shobj_description(oid, 'pg_database') AS comment FROM pg_database WHERE datname = $1", [unmarked]))
+          .rows[0].comment)).toBeNull()
+    })
+  }
+
+  it("confirming by name drops it; a database with nothing in it is adopted without confirmation", async () => {
+    await handMade(["SELECT lo_from_bytea(0, 'goes')"])
+    const confirmed = await resetAs(unmarked, { confirmDrop: unmarked }, role)
+    expect(Exit.isSuccess(confirmed)).toBe(true)
+    expect(await withClient(unmarked, async (c) => (await c.query("SELECT count(*)::int AS n FROM pg_largeobject_metadata")).rows[0].n))
+      .toBe(0)
+
+    await handMade([])
+    const adopted = await resetAs(unmarked, {}, role)
+    if (Exit.isFailure(adopted)) throw new Error(Cause.pretty(adopted.cause))
+    expect(adopted.value.steps.find((s) => s.name === "inspect")?.detail).toContain("unmarked but empty (no object in it), adopted")
+  })
+})
+
+describe("migrations tell the truth", () => {
+  let dir: string
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "wl-it-safety-migrations-"))
+  })
+  afterAll(() => rm(dir, { recursive: true, force: true }))
+
+  const tables = (database: string) =>
+    withClient(database, async (c) =>
+      (await c.query<{ t: string }>("SELECT table_name AS t FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1"))
+        .rows.map((r) => r.t))
+
+  it("a migration that commits part of its work is reported as half-applied, with what it left; no template; the next reset starts clean", async () => {
+    await writeFile(join(dir, "0001_customers.sql"), await readFile(join(Migrations.defaultDirectory, "0001_customers.sql")))
+    await writeFile(join(dir, "0002_half.sql"), "CREATE TABLE left_behind (id int);\nCOMMIT;\nSELECT * FROM no_such_table;\n")
+    const error = failureOf(await resetAs(migrated, { migrationsDirectory: dir }))
+    expect(error.reason, error.message).toBe("migration-half-applied")
+    expect(error.message).toContain("0002_half.sql")
+    expect(error.message).toContain("table public.left_behind")
+    expect(error.message).toContain("table public.customers")
+    expect(error.message).toMatch(/effect_sql_migrations rows claiming 0001_customers\.sql, 0002_half\.sql applied/)
+    expect(error.message).not.toMatch(/Nothing was half-applied/)
+    expect(await tables(migrated)).toContain("left_behind")
+    expect(await withClient("postgres", async (c) =>
+      (await c.query("SELECT count(*)::int AS n FROM pg_database WHERE starts_with(datname, $1)", [Migrations.templatePrefix(migrated)]))
+        .rows[0].n)).toBe(0)
+
+    // the same broken set again: the half-migrated database is dropped and rebuilt, not trusted
+    const again = failureOf(await resetAs(migrated, { migrationsDirectory: dir }))
+    expect(again.reason).toBe("migration-half-applied")
+
+    // fixed: a clean cold reset, nothing of the broken attempt left
+    await writeFile(join(dir, "0002_half.sql"), "CREATE TABLE whole (id int);\n")
+    const fixed = await resetAs(migrated, { migrationsDirectory: dir })
+    if (Exit.isFailure(fixed)) throw new Error(Cause.pretty(fixed.cause))
+    expect(fixed.value.mode).toBe("cold")
+    expect(fixed.value.applied).toEqual(["0001_customers.sql", "0002_half.sql"])
+    expect(await tables(migrated)).toEqual(["customers", "effect_sql_migrations", "whole"])
+  })
+
+  it("a migration that fails cleanly says nothing was half-applied, and the database holds nothing", async () => {
+    await writeFile(join(dir, "0002_half.sql"), "CREATE TABLE never_kept (id int);\nSELECT * FROM no_such_table;\n")
+    const error = failureOf(await resetAs(migrated, { migrationsDirectory: dir }))
+    expect(error.reason).toBe("migration-failed")
+    expect(error.message).toMatch(/Nothing was half-applied/)
+    expect(await tables(migrated)).toEqual(["effect_sql_migrations"])
+    expect(await withClient(migrated, async (c) => (await c.query("SELECT count(*)::int AS n FROM effect_sql_migrations")).rows[0].n))
+      .toBe(0)
+  })
+
+  it("a migrations path that is a file says so", async () => {
+    const file = join(dir, "0001_customers.sql")
+    const error = failureOf(await resetAs(migrated, { migrationsDirectory: file }))
+    expect(error._tag).toBe("MigrationsError")
+    expect(error.reason).toBe("not-a-directory")
+    expect(error.message).toContain(`${file} is a file, not a directory`)
+    expect(error.message).not.toContain("does not exist")
+  })
+})
