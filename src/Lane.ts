@@ -302,6 +302,8 @@ const verdict = (lane: Lane, outcome: TestsOutcome, snap: Snapshot): Effect.Effe
       )
     }
     case "Interrupted": {
+      // interrupted while preparing: no test ran, the interrupted phase says so
+      if (!isReady(snap)) return Effect.void
       const running = outcome.tests?.running ?? []
       const detail = `interrupted by ${outcome.signal ?? "a signal"}` +
         (running.length === 0 ? " (no test was running)" : `; running: ${running.join(", ")}`)
