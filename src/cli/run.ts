@@ -3,6 +3,7 @@ import { Command, Options } from "@effect/cli"
 import { Console, Effect, type Scope } from "effect"
 import { colourFor, painter } from "../internal/terminal.js"
 import * as LaneInput from "../LaneInput.js"
+import type * as LaneReport from "../LaneReport.js"
 import * as StandIns from "../StandIns.js"
 import * as VitestArgs from "../vitest/args.js"
 import * as VitestLane from "../vitest/lane.js"
@@ -13,7 +14,11 @@ const reportDirSetting = (): string =>
   process.argv.some((arg) => arg === "--report-dir" || arg.startsWith("--report-dir=")) ? "--report-dir" : "WORKFLOW_LIVE_REPORT_DIR"
 
 /** The lane's inputs, checked before anything runs: the report directory, the settings, the Vitest arguments. */
-export const inputs = (reportDir: string, passthrough: ReadonlyArray<string>, watch: boolean) =>
+export const inputs = (
+  reportDir: string,
+  passthrough: ReadonlyArray<string>,
+  watch: boolean
+): Effect.Effect<{ readonly reportDir: string; readonly args: VitestArgs.VitestArgs }, LaneInput.LaneInputError | VitestArgs.VitestArgsError> =>
   Effect.gen(function*() {
     const dir = yield* LaneInput.reportDirectory(reportDir, reportDirSetting())
     yield* LaneInput.settings
@@ -34,7 +39,7 @@ export const standIns: Effect.Effect<void, StandIns.StandInsError, Scope.Scope> 
 })
 
 /** Runs the lane; its report's exit code becomes the process's. */
-export const runLane = (options: VitestLane.Options) =>
+export const runLane = (options: VitestLane.Options): Effect.Effect<LaneReport.Report> =>
   Effect.zipRight(
     Console.log(`workflow-live run (report: ${options.reportDir}/report.json)`),
     VitestLane.run(options)
