@@ -299,19 +299,6 @@ export type TestsOutcome =
   /** The tests could not run or finish: Vitest did not start, or the lane lost its protection. */
   | { readonly _tag: "Failed"; readonly message: string; readonly tests: LaneReport.Tests | null; readonly ms: number }
 
-/** The problems that fail a completed run; empty when it passed. */
-export const problemsOf = (tests: LaneReport.Tests, skipped: boolean): ReadonlyArray<string> => [
-  ...(tests.failed > 0 ? [`${tests.failed} test(s) failed`] : []),
-  ...(tests.errors > 0 ? [`${tests.errors} test(s) did not run because their file or suite setup failed`] : []),
-  ...(tests.runErrors.length > 0 ? [`${tests.runErrors.length} file, suite or unhandled error(s)`] : []),
-  ...(!skipped && tests.passed + tests.failed + tests.errors === 0 && tests.runErrors.length === 0
-    ? ["the selection ran no test: check the filter (-t, file names) and test/workflow_live"]
-    : [])
-]
-
-const testsLine = (tests: LaneReport.Tests | null): string =>
-  tests === null ? "no test finished" : `${LaneReport.formatCounts(tests)}, ${LaneReport.totalCalls(tests)} external call(s)`
-
 /** Verdict: the tests phase, from Vitest's own results. */
 const verdict = (lane: Lane, outcome: TestsOutcome, snap: Snapshot): Effect.Effect<void> => {
   switch (outcome._tag) {
@@ -319,13 +306,20 @@ const verdict = (lane: Lane, outcome: TestsOutcome, snap: Snapshot): Effect.Effe
       return Effect.void
     case "Completed": {
       const budget = snap.external === undefined ? undefined : ExternalCalls.problem(snap.external.report())
-      const problems = [...problemsOf(outcome.tests, snap.skip !== undefined), ...(budget === undefined ? [] : [budget])]
+      const problems = [...LaneReport.verdictProblems(outcome.tests, snap.skip !== undefined), ...(budget === undefined ? [] : [budget])]
       return Effect.zipRight(
-        record(lane, { name: "tests", status: problems.length === 0 ? "pass" : "fail", ms: outcome.ms, detail: testsLine(outcome.tests) }),
+        record(lane, {
+          name: "tests",
+          status: problems.length > 0 ? "fail" : snap.skip !== undefined ? "skip" : "pass",
+          ms: outcome.ms,
+          detail: LaneReport.testsLine(outcome.tests)
+        }),
         problems.length === 0 ? Effect.void : update(lane, { stopped: new LaneError({ phase: "tests", detail: problems.join("; ") }) })
       )
     }
     case "Interrupted": {
+      // interrupted while preparing: no test ran, the interrupted phase says so
+      if (!isReady(snap)) return Effect.void
       const running = outcome.tests?.running ?? []
       const detail = `interrupted by ${outcome.signal ?? "a signal"}` +
         (running.length === 0 ? " (no test was running)" : `; running: ${running.join(", ")}`)

@@ -1,9 +1,12 @@
 /** `workflow-live run [--report-dir DIR] [--stand-ins] [--watch] [-- vitest args]`: the whole lane, one process, one report. */
 import { Command, Options } from "@effect/cli"
 import { Console, Effect, Option, type Scope } from "effect"
+import type * as CostLedger from "../CostLedger.js"
 import * as ExternalCalls from "../ExternalCalls.js"
+import type * as HttpRecorder from "../HttpRecorder.js"
 import { colourFor, painter } from "../internal/terminal.js"
 import * as LaneInput from "../LaneInput.js"
+import type * as LaneReport from "../LaneReport.js"
 import * as StandIns from "../StandIns.js"
 import * as VitestArgs from "../vitest/args.js"
 import * as VitestLane from "../vitest/lane.js"
@@ -17,7 +20,15 @@ const reportDirSetting = (): string =>
  * The lane's inputs, checked before anything runs: the report directory, the settings (with the HTTP
  * mode, `http` overriding `WORKFLOW_LIVE_HTTP`, and the budget), the Vitest arguments.
  */
-export const inputs = (reportDir: string, passthrough: ReadonlyArray<string>, watch: boolean, http?: string | undefined) =>
+export const inputs = (
+  reportDir: string,
+  passthrough: ReadonlyArray<string>,
+  watch: boolean,
+  http?: string | undefined
+): Effect.Effect<
+  { readonly reportDir: string; readonly external: ExternalCalls.Settings; readonly args: VitestArgs.VitestArgs },
+  LaneInput.LaneInputError | VitestArgs.VitestArgsError | HttpRecorder.HttpRecorderError | CostLedger.CostLedgerError
+> =>
   Effect.gen(function*() {
     const dir = yield* LaneInput.reportDirectory(reportDir, reportDirSetting())
     yield* LaneInput.settings
@@ -39,7 +50,7 @@ export const standIns: Effect.Effect<void, StandIns.StandInsError, Scope.Scope> 
 })
 
 /** Runs the lane; its report's exit code becomes the process's. */
-export const runLane = (options: VitestLane.Options) =>
+export const runLane = (options: VitestLane.Options): Effect.Effect<LaneReport.Report> =>
   Effect.zipRight(
     Console.log(`workflow-live run (report: ${options.reportDir}/report.json)`),
     VitestLane.run(options)

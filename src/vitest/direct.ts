@@ -49,9 +49,10 @@ export const start = async (project: TestProject): Promise<() => Promise<void>> 
   await Effect.runPromise(Scope.extend(Lane.prepare(lane), scope))
   const snap = await Effect.runPromise(Lane.snapshot(lane))
   if (!Lane.isReady(snap)) {
-    // Vitest would bury a thrown error under "No test files found": print ours and stop here
-    process.stderr.write(`\nworkflow-live: the lane did not start.\n\n${snap.stopped?.detail ?? ""}\n\n`)
-    await Effect.runPromise(Scope.close(scope, Exit.void))
+    // the report says where it stopped; Vitest would bury a thrown error under "No test files found":
+    // print ours and stop here
+    await Effect.runPromise(Lane.finish(lane, { _tag: "NotRun" }).pipe(Effect.ensuring(Scope.close(scope, Exit.void))))
+    process.stderr.write(`\nworkflow-live: the lane did not start.\n`)
     process.exit(1)
   }
   project.provide(RunId.provideKey, snap.runId!)

@@ -9,7 +9,7 @@ import { Data, Duration, Effect, type Scope } from "effect"
 import type { SerializedError } from "vitest"
 import type { TestCase, TestModule, Vitest } from "vitest/node"
 import * as HttpRecorder from "../HttpRecorder.js"
-import type * as LaneReport from "../LaneReport.js"
+import * as LaneReport from "../LaneReport.js"
 import * as RunId from "../RunId.js"
 import type { VitestArgs } from "./args.js"
 import * as Handoff from "./handoff.js"
@@ -179,13 +179,19 @@ export const run = (options: Options, progress: (p: Progress) => void = () => {}
       Effect.sync(() => process.on("unhandledRejection", onRejection)),
       () => Effect.sync(() => process.off("unhandledRejection", onRejection))
     )
+    const { TestsNotFoundError } = yield* Effect.promise(() => import("vitest/node"))
     const started = vitest.start([...options.args.filters])
-    yield* Effect.tryPromise({
-      try: () => started,
-      catch: (e) => new VitestStartError({ reason: "vitest-crashed", detail: e instanceof Error ? e.message : String(e) })
-    }).pipe(Effect.onInterrupt(() => cancel(vitest, started, collector.freeze)))
+    // no file matched the filters: a run in which no test ran, which the verdict fails as such
+    const found = yield* Effect.tryPromise({ try: () => started.then(() => true), catch: (e) => e }).pipe(
+      Effect.catchAll((e) =>
+        e instanceof TestsNotFoundError
+          ? Effect.succeed(false)
+          : Effect.fail(new VitestStartError({ reason: "vitest-crashed", detail: e instanceof Error ? e.message : String(e) }))
+      ),
+      Effect.onInterrupt(() => cancel(vitest, started, collector.freeze))
+    )
     if (options.watch) yield* Effect.never
-    const tests = collector.last()
+    const tests = found ? collector.last() : LaneReport.noTests
     if (tests === null) return yield* new VitestStartError({ reason: "vitest-crashed", detail: "the run ended without results" })
     return rejections.length === 0 ? tests : {
       ...tests,
