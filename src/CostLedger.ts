@@ -282,6 +282,34 @@ const decide = (
   return committed + projected >= s.maxCostUsd ? refuse("max-cost", maxCostVariable, s.maxCostUsd) : projected
 }
 
+/**
+ * After a call was sent: whether the run went over its budget (a call the ledger was not asked about,
+ * a call dearer than projected, a model without a price while a cost budget is set).
+ */
+const overrunOf = (s: Settings, calls: ReadonlyArray<Call>, call: Call, reserved: boolean): Exceeded | undefined => {
+  if (!isSpent(call)) return undefined
+  const spent = calls.filter(isSpent)
+  const base = {
+    test: call.test,
+    request: display({ ...call, model: undefined }),
+    overrun: true,
+    spentCalls: spent.length,
+    spentUsd: usd(spent.reduce((sum, c) => sum + (c.costUsd ?? 0), 0)),
+    model: undefined
+  }
+  // a call the ledger was not asked about (node:http) can only be counted after the fact
+  if (!reserved && s.maxCalls !== undefined && spent.length > s.maxCalls) {
+    return { ...base, reason: "max-calls", setting: maxCallsVariable, limit: String(s.maxCalls) }
+  }
+  if (s.maxCostUsd === undefined) return undefined
+  if (call.priced === false) {
+    return { ...base, reason: "price-unknown", setting: maxCostVariable, limit: String(s.maxCostUsd), model: call.model ?? undefined }
+  }
+  return base.spentUsd > s.maxCostUsd
+    ? { ...base, reason: "max-cost", setting: maxCostVariable, limit: String(s.maxCostUsd) }
+    : undefined
+}
+
 const zero: Totals = {
   calls: 0, live: 0, recorded: 0, replayed: 0, inputTokens: 0, outputTokens: 0, costUsd: 0, replayedUsd: 0, unpricedModels: []
 }
@@ -317,31 +345,8 @@ export const make = (s: Settings): Effect.Effect<CostLedger, never, Scope.Scope>
       for (const listener of listeners) listener(value)
     }
     const overrun = (call: Call, reserved: boolean): void => {
-      if (!isSpent(call)) return
-      const count = calls.filter(isSpent).length
-      // a call the ledger was not asked about (node:http) can only be counted after the fact
-      if (!reserved && s.maxCalls !== undefined && count > s.maxCalls) {
-        const spentUsd = usd(calls.filter(isSpent).reduce((sum, c) => sum + (c.costUsd ?? 0), 0))
-        exceed({
-          test: call.test,
-          request: display({ ...call, model: undefined }),
-          overrun: true,
-          spentCalls: count,
-          spentUsd,
-          reason: "max-calls",
-          setting: maxCallsVariable,
-          limit: String(s.maxCalls),
-          model: undefined
-        })
-      }
-      if (s.maxCostUsd === undefined) return
-      const spentUsd = usd(calls.filter(isSpent).reduce((sum, c) => sum + (c.costUsd ?? 0), 0))
-      const base = { test: call.test, request: display({ ...call, model: undefined }), overrun: true, spentCalls: calls.filter(isSpent).length, spentUsd }
-      if (call.priced === false) {
-        exceed({ ...base, reason: "price-unknown", setting: maxCostVariable, limit: String(s.maxCostUsd), model: call.model ?? undefined })
-      } else if (spentUsd > s.maxCostUsd) {
-        exceed({ ...base, reason: "max-cost", setting: maxCostVariable, limit: String(s.maxCostUsd), model: undefined })
-      }
+      const found = overrunOf(s, calls, call, reserved)
+      if (found !== undefined) exceed(found)
     }
     const onMessage = (message: Channel.ToLedger, answer: (reply: Channel.FromLedger) => void): void => {
       switch (message.kind) {

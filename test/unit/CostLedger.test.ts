@@ -187,6 +187,16 @@ describe("the ledger", () => {
       expect(exceeded).toHaveLength(1)
     }))
 
+  it("counts a call it was not asked about (node:http) after the fact, and fails the run past the limit", () =>
+    withLedger({ ...base, maxCalls: 1 }, async (ledger, a) => {
+      a.settle(undefined, record(call("t", { method: "GET", path: "/a", model: undefined }), 1))
+      await a.flush()
+      expect(ledger.summary().budget.exceeded).toBeNull()
+      a.settle(undefined, record(call("t", { method: "GET", path: "/b", model: undefined }), 2))
+      await a.flush()
+      expect(ledger.summary().budget.exceeded).toMatchObject({ reason: "max-calls", overrun: true, spentCalls: 2, request: "GET {TENDERBOT_LLM_BASE_URL}/b" })
+    }))
+
   it("BudgetExceeded names the test, the request, the spend so far and the setting", () => {
     const error = new CostLedger.BudgetExceeded({
       reason: "max-calls",
