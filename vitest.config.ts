@@ -40,8 +40,9 @@ export default defineConfig({
           // decides the run's PostgreSQL once: WORKFLOW_LIVE_TEST_SERVER, a server on the default address,
           // else a throwaway one from npm for the whole run (README: "Which PostgreSQL the tests use")
           globalSetup: ["test/support/testServerSetup.ts"],
-          testTimeout: 60_000,
-          hookTimeout: 60_000
+          // many tests start whole Vitest or CLI processes; on a busy 2-core machine one takes 20-60 s
+          testTimeout: 120_000,
+          hookTimeout: 120_000
         }
       },
       ...(liveRequested

@@ -10,7 +10,7 @@ export const environment: ReadonlyArray<readonly [string, string]> = [
   ["WORKFLOW_LIVE_RUN_ID", "the run's ID (default: generated), part of every fixture key"],
   ["WORKFLOW_LIVE_REPORT_DIR", "where reports go (default .workflow-live; --report-dir overrides)"],
   ["WORKFLOW_LIVE_LOCK_TIMEOUT", "how long a reset waits for another lane (default 60 seconds)"],
-  ["WORKFLOW_LIVE_CONFIRM_DROP", "the database name, to drop an unmarked database that holds data"],
+  ["WORKFLOW_LIVE_CONFIRM_DROP", "the database name, to drop an unmarked database that is not empty"],
   ["WORKFLOW_LIVE_MIGRATIONS_DIR", "the NNNN_name.sql migrations (default: the package's migrations/)"],
   ["NO_COLOR", "any value: no colour (colour is only used on a TTY anyway)"]
 ]

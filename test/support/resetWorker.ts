@@ -10,6 +10,8 @@ import * as TestDatabase from "./testDatabase.js"
 const database = process.argv[2] ?? ""
 const lockTimeout = process.argv[3] ?? "60 seconds"
 let lockedAt = 0
+// the last step ends while the lock is still held: a second reset can only take it later
+let lastStepAt = 0
 const program = DsnGuard.verify(
   Option.some(Redacted.make(TestDatabase.url(database))),
   {},
@@ -17,13 +19,14 @@ const program = DsnGuard.verify(
 ).pipe(Effect.flatMap((target) => DatabaseReset.reset(target, {
   lockTimeout: lockTimeout as "60 seconds",
   onStep: (step) => Effect.sync(() => {
-    if (step.name === "lock") lockedAt = Date.now()
+    lastStepAt = Date.now()
+    if (step.name === "lock") lockedAt = lastStepAt
   })
 })))
 
 const exit = await Effect.runPromiseExit(program)
 if (Exit.isSuccess(exit)) {
-  process.stdout.write(JSON.stringify({ mode: exit.value.mode, steps: exit.value.steps, lockedAt, doneAt: Date.now() }))
+  process.stdout.write(JSON.stringify({ mode: exit.value.mode, steps: exit.value.steps, lockedAt, lastStepAt, doneAt: Date.now() }))
 } else {
   const failure = Cause.failureOption(exit.cause)
   process.stdout.write(JSON.stringify(Option.isSome(failure)
