@@ -1,5 +1,5 @@
 /** The steps of `Lane.finish`: the verdict, the leak check and the sweep, the report. Each records its phase. */
-import { Effect } from "effect"
+import { Effect, Either } from "effect"
 import type * as DsnGuard from "../DsnGuard.js"
 import { exitCodeFor } from "../internal/signals.js"
 import { firstLine } from "../internal/terminal.js"
@@ -69,23 +69,34 @@ const sweep = (lane: Lane, target: DsnGuard.VerifiedTarget, baseline: LeakCheck.
   phase(
     lane,
     "sweep",
-    LeakCheck.sweep(target, baseline).pipe(Effect.timeout("15 seconds")),
-    (swept) => found(LaneReport.totalRows(swept) === 0 ? "nothing to remove" : `removed ${LaneReport.formatRows(swept)}`)
-  ).pipe(Effect.catchAll((stopped) => Effect.as(update(lane, { stopped }), null)))
+    LeakCheck.sweep(target, baseline).pipe(
+      Effect.timeout("15 seconds"),
+      Effect.map((swept): Either.Either<LaneReport.Rows, string> => Either.right(swept)),
+      // another lane has reset the database (or is resetting it): what is there is that lane's
+      Effect.catchIf(
+        (e): e is LeakCheck.LeakCheckError => e instanceof LeakCheck.LeakCheckError && e.reason === "not-ours",
+        (e) => Effect.succeed<Either.Either<LaneReport.Rows, string>>(Either.left(e.detail))
+      )
+    ),
+    (result: Either.Either<LaneReport.Rows, string>) =>
+      Either.match(result, {
+        onLeft: (why) => found(`nothing removed: ${why}, so its rows are that lane's`, "skip"),
+        onRight: (swept) =>
+          found(LaneReport.totalRows(swept) === 0 ? "nothing to remove" : `removed ${LaneReport.formatRows(swept)}`)
+      })
+  ).pipe(
+    Effect.map(Either.getOrNull),
+    Effect.catchAll((stopped) => Effect.as(update(lane, { stopped }), null))
+  )
 
 /** Leak check, then sweep, for a lane that reached its tests; interrupted lanes only sweep. */
 export const cleanUp = (lane: Lane, outcome: TestsOutcome, snap: Snapshot) =>
   Effect.gen(function*() {
     if (snap.baseline === undefined || snap.target === undefined) return { leaks: null, swept: null }
-    if (outcome._tag === "Failed" && outcome.unprotected) {
-      const detail = "not run: the lane lost its protection, so the database may be another lane's now; " +
-        "the next reset removes what this run left"
-      yield* record(lane, { name: "leak check", status: "skip", ms: 0, detail })
-      yield* record(lane, { name: "sweep", status: "skip", ms: 0, detail })
-      return { leaks: null, swept: null }
-    }
     const interrupted = outcome._tag === "Interrupted"
-    const leaks = interrupted ? null : yield* leakCheck(lane, snap.target, snap.baseline)
+    // without its protection the tests did not finish: the sweep still runs, if the database is still ours
+    const unprotected = outcome._tag === "Failed" && outcome.unprotected
+    const leaks = interrupted || unprotected ? null : yield* leakCheck(lane, snap.target, snap.baseline)
     if (interrupted && lane.options.disposable !== undefined) {
       yield* record(lane, { name: "sweep", status: "skip", ms: 0, detail: `not needed: ${lane.options.disposable}` })
       return { leaks, swept: null }
