@@ -33,7 +33,8 @@ const prepareSteps = (lane: Lane): Effect.Effect<void, LaneError, Scope.Scope> =
     if (target === undefined) return yield* new LaneError({ phase: "guard", detail: `${WorkflowLiveConfig.dsnVariable} is not set.` })
     const reset = yield* Prepare.reset(lane, target)
     const { baseline, protection } = yield* Prepare.protect(lane, reset, target, runId)
-    yield* update(lane, { protection, baseline })
+    const external = yield* Prepare.external(lane, target)
+    yield* update(lane, { protection, baseline, external })
   })
 
 /**

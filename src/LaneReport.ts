@@ -7,6 +7,8 @@
  */
 import { Effect } from "effect"
 import { appendFileSync, writeFileSync } from "node:fs"
+import type * as CostLedger from "./CostLedger.js"
+import * as ExternalCalls from "./ExternalCalls.js"
 import { formatMs, painter } from "./internal/terminal.js"
 
 /** The phases of a lane, in order. `Lane.prepare` runs the first five, `Lane.finish` the rest. */
@@ -138,6 +140,10 @@ export interface Report {
   readonly swept: Rows | null
   /** Rows of an earlier run the reset removed; `null` when there were none. */
   readonly earlier: Earlier | null
+  /** How the tests' HTTP calls were answered, and per test how many were live, recorded or replayed. */
+  readonly http: ExternalCalls.HttpSection | null
+  /** Every external call with its tokens and estimated cost, per test and in total, and the budget. */
+  readonly cost: CostLedger.Summary | null
   readonly files: Files
 }
 
@@ -227,6 +233,13 @@ export const sections: ReadonlyArray<Section> = [
       report.earlier === null
         ? []
         : [`**Removed at reset, left by run \`${report.earlier.runId}\`:** ${formatRows(report.earlier.rows)}`, ""]
+  },
+  {
+    title: "External calls",
+    terminal: (report) =>
+      report.http === null || report.cost === null ? [] : ExternalCalls.renderTerminal({ http: report.http, cost: report.cost }),
+    markdown: (report) =>
+      report.http === null || report.cost === null ? [] : ExternalCalls.renderMarkdown({ http: report.http, cost: report.cost })
   }
 ]
 

@@ -1,6 +1,7 @@
 /** The steps of `Lane.finish`: the verdict, the leak check and the sweep, the report. Each records its phase. */
 import { Effect, Either } from "effect"
 import type * as DsnGuard from "../DsnGuard.js"
+import * as ExternalCalls from "../ExternalCalls.js"
 import { exitCodeFor } from "../internal/signals.js"
 import { firstLine } from "../internal/terminal.js"
 import * as LaneReport from "../LaneReport.js"
@@ -13,7 +14,8 @@ export const verdict = (lane: Lane, outcome: TestsOutcome, snap: Snapshot): Effe
     case "NotRun":
       return Effect.void
     case "Completed": {
-      const problems = LaneReport.verdictProblems(outcome.tests, snap.skip !== undefined)
+      const budget = snap.external === undefined ? undefined : ExternalCalls.problem(snap.external.report())
+      const problems = [...LaneReport.verdictProblems(outcome.tests, snap.skip !== undefined), ...(budget === undefined ? [] : [budget])]
       return Effect.zipRight(
         record(lane, {
           name: "tests",
@@ -136,6 +138,11 @@ const interruptedReason = (lane: Lane, tests: TestsOutcome, snap: Snapshot, swep
     `; ${sweptText}; exit ${exitCode}`
 }
 
+const externalReport = (snap: Snapshot): Pick<LaneReport.Report, "http" | "cost"> => {
+  const external = snap.external?.report()
+  return { http: external?.http ?? null, cost: external?.cost ?? null }
+}
+
 const buildReport = (
   lane: Lane,
   tests: TestsOutcome,
@@ -159,6 +166,7 @@ const buildReport = (
     leaks: cleaned.leaks,
     swept: cleaned.swept,
     earlier: snap.earlier ?? null,
+    ...externalReport(snap),
     files: { report: `${dir}/report.json`, junit: `${dir}/junit.xml`, summary: `${dir}/summary.md` }
   }
 }

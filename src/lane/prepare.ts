@@ -2,6 +2,7 @@
 import { Effect, Option } from "effect"
 import * as DatabaseReset from "../DatabaseReset.js"
 import * as DsnGuard from "../DsnGuard.js"
+import * as ExternalCalls from "../ExternalCalls.js"
 import * as LaneReport from "../LaneReport.js"
 import * as LeakCheck from "../LeakCheck.js"
 import * as Preflight from "../Preflight.js"
@@ -42,7 +43,11 @@ export const preflight = (lane: Lane): Effect.Effect<Preflight.Report, LaneError
   phase(
     lane,
     "preflight",
-    Preflight.check({ ...lane.options.preflight, reportDir: lane.options.reportDir }).pipe(
+    Preflight.check({
+      replay: lane.options.external === undefined ? undefined : ExternalCalls.preflightReplay(lane.options.external),
+      ...lane.options.preflight,
+      reportDir: lane.options.reportDir
+    }).pipe(
       Effect.tap((report) =>
         report.verdict === "pass"
           ? Effect.void
@@ -98,3 +103,12 @@ export const protect = (lane: Lane, reset: DatabaseReset.ProtectedReset, target:
           `fails the lane); baseline xid ${baseline.xid}`
       )
   )
+
+/** The run's one ledger (and, in record or replay, its recorder), in this process; the workers report to it. */
+export const external = (lane: Lane, target: DsnGuard.VerifiedTarget) =>
+  lane.options.external === undefined
+    ? Effect.succeed(undefined)
+    : ExternalCalls.start(lane.options.external, {
+      apis: ExternalCalls.apisOf(lane.options.preflight?.spec ?? Preflight.defaultSpec, WorkflowLiveConfig.dsnVariable),
+      allow: [`${target.host}:${target.port}`]
+    })

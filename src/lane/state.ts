@@ -4,6 +4,7 @@
  */
 import { Cause, Data, Effect, Ref } from "effect"
 import type * as DsnGuard from "../DsnGuard.js"
+import type * as ExternalCalls from "../ExternalCalls.js"
 import { renderCause } from "../internal/render.js"
 import type { LaneSignal } from "../internal/signals.js"
 import { firstLine } from "../internal/terminal.js"
@@ -32,6 +33,8 @@ export interface Options {
   readonly print?: ((line: string) => Effect.Effect<void>) | undefined
   /** Passed to preflight (its spec: the env, APIs and database capabilities the suites need). */
   readonly preflight?: Omit<Preflight.Options, "reportDir"> | undefined
+  /** How the tests' HTTP calls are answered and what they may spend (default: live, no budget). */
+  readonly external?: ExternalCalls.Settings | undefined
   /**
    * Set when the database is thrown away after the run (the demo's throwaway server): an interrupted
    * lane then does not sweep, and says why.
@@ -54,6 +57,8 @@ export interface Snapshot {
   /** The protection held while the tests run; set once the lane is ready for its tests. */
   readonly protection: Protection | undefined
   readonly earlier: LaneReport.Earlier | undefined
+  /** The run's recorder and ledger, started once the lane is protected. */
+  readonly external: ExternalCalls.Run | undefined
   /** The point after the reset from which every row is the run's (for the leak check and the sweep). */
   readonly baseline: LeakCheck.Baseline | undefined
   /** The phase that stopped the lane, with its full message. */
@@ -77,6 +82,7 @@ export const make = (options: Options): Effect.Effect<Lane> =>
       skip: undefined,
       protection: undefined,
       earlier: undefined,
+      external: undefined,
       baseline: undefined,
       stopped: undefined
     }),

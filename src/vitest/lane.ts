@@ -40,6 +40,7 @@ const runTests = (
         args: options.args,
         runId: snap.runId!,
         skip: snap.skip,
+        http: snap.external?.provided,
         watch: options.args.watch,
         // watch mode: each pass is judged, leak-checked, swept and reported before the next one starts
         onPass: options.args.watch ? (tests, ms) => Runtime.runPromise(runtime)(watchPass(lane, tests, ms)) : undefined

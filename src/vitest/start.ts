@@ -8,6 +8,7 @@
 import { Data, Duration, Effect, type Scope } from "effect"
 import type { SerializedError } from "vitest"
 import type { TestCase, TestModule, Vitest } from "vitest/node"
+import * as HttpRecorder from "../HttpRecorder.js"
 import * as LaneReport from "../LaneReport.js"
 import * as RunId from "../RunId.js"
 import type { VitestArgs } from "./args.js"
@@ -39,6 +40,8 @@ export interface Options {
   readonly args: VitestArgs
   readonly runId: string
   readonly skip: string | undefined
+  /** What the workers' HTTP recorder needs (the run's mode and ledger); absent: calls are not recorded or counted. */
+  readonly http?: HttpRecorder.Provided | undefined
   /** Watch mode: rerun on change until interrupted; `onPass` runs after each pass, before the next. */
   readonly watch: boolean
   readonly onPass?: ((tests: LaneReport.Tests, ms: number) => Promise<void>) | undefined
@@ -157,6 +160,7 @@ const handOver = (vitest: Vitest, options: Options): void => {
   for (const project of vitest.projects) {
     project.provide(RunId.provideKey, options.runId)
     if (options.skip !== undefined) project.provide(skipKey, options.skip)
+    if (options.http !== undefined) project.provide(HttpRecorder.provideKey, options.http)
   }
 }
 

@@ -37,6 +37,8 @@ const report: LaneReport.Report = {
   leaks: { tenders: 2 },
   swept: { tenders: 2 },
   earlier: { runId: "r0", rows: { customers: 1 } },
+  http: null,
+  cost: null,
   files: { report: "/r/report.json", junit: "/r/junit.xml", summary: "/r/summary.md" }
 }
 
@@ -65,6 +67,32 @@ describe("LaneReport", () => {
     }
     expect(terminal).toContain("FAILED  1 passed, 1 failed, 1 error(s), 1 skipped, 2 not selected, 2 external call(s), run r1")
     expect(terminal).not.toContain("\u001b[")
+  })
+
+  it("the terminal and summary.md show the HTTP mode and the cost of the run's external calls", () => {
+    const totals = {
+      calls: 2, live: 0, recorded: 0, replayed: 2, inputTokens: 120, outputTokens: 30, costUsd: 0, replayedUsd: 0.000036,
+      unpricedModels: []
+    }
+    const withCost: LaneReport.Report = {
+      ...report,
+      http: { mode: "replay", cassettes: "/c", cassetteCount: 1, placeholders: ["TENDERBOT_LLM_API_KEY"], tests: [] },
+      cost: {
+        calls: [],
+        tests: [{ test: "a.test.ts > s > ok", ...totals }],
+        total: totals,
+        budget: { maxCalls: 5, maxCostUsd: null, exceeded: null },
+        problems: [],
+        prices: { asOf: "2025-08", set: [] }
+      }
+    }
+    const terminal = LaneReport.renderTerminal(withCost, false)
+    expect(terminal).toContain("http: replay (1 cassette(s) in /c); placeholders for TENDERBOT_LLM_API_KEY")
+    expect(terminal).toContain("external calls: 2 (2 replayed), 150 tokens, estimated cost $0.000000")
+    expect(terminal).toContain("budget 5 call(s): within")
+    const markdown = LaneReport.renderMarkdown(withCost)
+    expect(markdown).toContain("| a.test.ts > s > ok | 2 | 2 replayed | 120 | 30 | $0.000000 |")
+    expect(LaneReport.renderTerminal(report, false)).not.toContain("external calls:")
   })
 
   it("junit.xml: a suite per file, failures, errors and skips, escaped", () => {
