@@ -17,7 +17,7 @@ import * as LaneDatabase from "./LaneDatabase.js"
 import type * as RunId from "./RunId.js"
 
 /** Why the leak check or the sweep failed. */
-export const reasons = ["leaked", "baseline-failed", "count-failed", "sweep-failed"] as const
+export const reasons = ["leaked", "baseline-failed", "count-failed", "sweep-failed", "not-ours"] as const
 
 /** Why the leak check or the sweep failed. */
 export type LeakCheckReason = typeof reasons[number]
@@ -50,6 +50,13 @@ export class LeakCheckError extends Data.TaggedError("LeakCheckError")<{
           `  Fix:    create the test's own rows with the Fixtures builders inside \`it.scoped\`, and give rows the ` +
           `workflow under test writes under its own ids to the test's scope: \`fixtures.adopt("tenders", ids)\` ` +
           `(see README, "Composing layers in a new suite").`
+        ].join("\n")
+      case "not-ours":
+        return [
+          `Did not sweep the rows of run ${this.runId} (not-ours): ${this.detail}`,
+          `  Why:    the sweep deletes every row written since this run's reset; once another lane has reset the ` +
+          `database, those rows are that lane's, and must not be touched.`,
+          `  Fix:    nothing to do here: the reset that replaced the database removed this run's rows.`
         ].join("\n")
       case "baseline-failed":
       case "count-failed":
@@ -145,18 +152,29 @@ export const check = (target: DsnGuard.VerifiedTarget, base: Baseline, options: 
       ? Effect.succeed(rows)
       : Effect.fail(new LeakCheckError({ reason: "leaked", runId: base.runId, detail: "", rows })))
 
-/** Deletes every row written after the baseline (kept rows aside), children first, in one transaction; returns what went. */
+/**
+ * Deletes every row written after the baseline (kept rows aside), children first, in one transaction;
+ * returns what went. Fails with `not-ours`, deleting nothing, when another lane's reset has replaced the
+ * database: then its rows are that lane's.
+ */
 export const sweep = (target: DsnGuard.VerifiedTarget, base: Baseline, options: Options = {}): Effect.Effect<Rows, LeakCheckError> =>
   onTarget(
     target,
-    Effect.gen(function*() {
-      const sql = yield* SqlClient.SqlClient
-      const left = yield* WrittenRows.written(sql, base.xid)
-      return yield* WrittenRows.sweep(sql, base.xid, Object.keys(left), keptIn(options.keep))
-    })
+    Effect.flatMap(SqlClient.SqlClient, (sql) =>
+      WrittenRows.sweep(sql, base.xid, { setting, value: `${base.runId}:${base.xid}` }, keptIn(options.keep)))
   ).pipe(
-    Effect.map(display),
-    Effect.mapError((cause) => new LeakCheckError({ reason: "sweep-failed", runId: base.runId, detail: detailOf(cause) }))
+    Effect.mapError((cause) => new LeakCheckError({ reason: "sweep-failed", runId: base.runId, detail: detailOf(cause) })),
+    Effect.flatMap((swept) =>
+      typeof swept === "object"
+        ? Effect.succeed(display(swept))
+        : Effect.fail(
+          new LeakCheckError({
+            reason: "not-ours",
+            runId: base.runId,
+            detail: "another lane's reset has replaced the database"
+          })
+        )
+    )
   )
 
 const lockHeldByAnotherLane = (sql: SqlClient.SqlClient, database: string) =>

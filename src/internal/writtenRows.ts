@@ -34,24 +34,23 @@ const userTables = `FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespac
   WHERE c.relkind = 'r' AND c.relpersistence <> 't'
     AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'`
 
+// rows written after the baseline, per table, in one statement (tables without any left out)
+const countWrittenRows = (sql: SqlClient.SqlClient, base: string): Effect.Effect<Rows, SqlError> =>
+  sql.unsafe<{ name: string; rows: string }>(
+    `SELECT name, rows FROM (
+      SELECT format('%I.%I', n.nspname, c.relname) AS name,
+        (xpath('/row/n/text()', query_to_xml(format(${countWritten}, n.nspname, c.relname, $1::bigint, $1::bigint),
+          false, true, '')))[1]::text::bigint AS rows
+      ${userTables}) t WHERE rows > 0 ORDER BY name`,
+    [base]
+  ).pipe(Effect.map((rows) => Object.fromEntries(rows.map((r) => [r.name, Number(r.rows)]))))
+
 /**
- * Rows written after the baseline, per table (tables without any are left out). One statement, in a
- * repeatable-read transaction so every table is counted against the same snapshot.
+ * Rows written after the baseline, per table (tables without any are left out), in a repeatable-read
+ * transaction so every table is counted against the same snapshot.
  */
 export const written = (sql: SqlClient.SqlClient, base: string): Effect.Effect<Rows, SqlError> =>
-  sql.withTransaction(
-    Effect.zipRight(
-      sql`SET TRANSACTION ISOLATION LEVEL REPEATABLE READ`,
-      sql.unsafe<{ name: string; rows: string }>(
-        `SELECT name, rows FROM (
-          SELECT format('%I.%I', n.nspname, c.relname) AS name,
-            (xpath('/row/n/text()', query_to_xml(format(${countWritten}, n.nspname, c.relname, $1::bigint, $1::bigint),
-              false, true, '')))[1]::text::bigint AS rows
-          ${userTables}) t WHERE rows > 0 ORDER BY name`,
-        [base]
-      )
-    )
-  ).pipe(Effect.map((rows) => Object.fromEntries(rows.map((r) => [r.name, Number(r.rows)]))))
+  sql.withTransaction(Effect.zipRight(sql`SET TRANSACTION ISOLATION LEVEL REPEATABLE READ`, countWrittenRows(sql, base)))
 
 /** Foreign keys between the given tables: `[child, parent]` pairs (self-references left out). */
 const references = (sql: SqlClient.SqlClient, tables: ReadonlyArray<string>) =>
@@ -106,21 +105,25 @@ const sweepTable = (sql: SqlClient.SqlClient, base: string, table: string, keep:
 
 /**
  * Deletes every row written after the baseline, children first, in one transaction; returns what went.
- * `keep` names rows to leave, per table, by primary key (tables with a single-column key).
+ * `keep` names rows to leave, per table, by primary key (tables with a single-column key). Nothing is
+ * deleted unless the database still records `owner` as its run: another lane's reset replaces the whole
+ * database (a new one records that lane's run, or none yet), and its rows are not this run's. A reset that
+ * drops the database during the sweep ends this session, and the transaction with it.
  */
 export const sweep = (
   sql: SqlClient.SqlClient,
   base: string,
-  tables: ReadonlyArray<string>,
+  owner: { readonly setting: string; readonly value: string },
   keep: (table: string) => ReadonlyArray<string> = () => []
-): Effect.Effect<Rows, SqlError> =>
-  tables.length === 0
-    ? Effect.succeed({})
-    : sql.withTransaction(
-      Effect.gen(function*() {
-        const order = childrenFirst(tables, yield* references(sql, tables))
-        const deleted: Rows = {}
-        for (const table of order) deleted[table] = yield* sweepTable(sql, base, table, keep(table))
-        return deleted
-      })
-    )
+): Effect.Effect<Rows | "replaced", SqlError> =>
+  sql.withTransaction(
+    Effect.gen(function*() {
+      const [row] = yield* sql<{ run: string | null }>`SELECT current_setting(${owner.setting}, true) AS run`
+      if (row?.run !== owner.value) return "replaced" as const
+      const tables = Object.keys(yield* countWrittenRows(sql, base))
+      const order = childrenFirst(tables, yield* references(sql, tables))
+      const deleted: Rows = {}
+      for (const table of order) deleted[table] = yield* sweepTable(sql, base, table, keep(table))
+      return deleted
+    })
+  )

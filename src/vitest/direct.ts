@@ -18,13 +18,18 @@ import { skipKey } from "./skipReason.js"
 
 const print = (line: string) => Effect.sync(() => process.stderr.write(`${line}\n`))
 
-/** When the lane's lock is lost mid-run: say so, cancel the run and fail it (the teardown still sweeps). */
-const stopWhenLost = (project: TestProject, protection: Lane.Protection, scope: Scope.Scope): void => {
+/**
+ * When the lane's lock is lost mid-run: say so, cancel the run and fail it. Returns what was lost, for the
+ * teardown (which then neither leak-checks nor sweeps: the database may be another lane's now).
+ */
+const stopWhenLost = (project: TestProject, protection: Lane.Protection, scope: Scope.Scope): () => string | undefined => {
+  let lost: string | undefined
   Effect.runSync(Effect.forkIn(
     protection.lost.pipe(
       Effect.catchAll((error) =>
         Effect.promise(async () => {
-          process.stderr.write(`\nworkflow-live: the lane stops.\n\n${error instanceof Error ? error.message : String(error)}\n\n`)
+          lost = error instanceof Error ? error.message : String(error)
+          process.stderr.write(`\nworkflow-live: the lane stops.\n\n${lost}\n\n`)
           process.exitCode = 1
           await project.vitest.cancelCurrentRun("test-failure")
         })
@@ -32,6 +37,7 @@ const stopWhenLost = (project: TestProject, protection: Lane.Protection, scope: 
     ),
     scope
   ))
+  return () => lost
 }
 
 /** Runs `Lane.prepare`; returns the teardown (`Lane.finish`). Exits the process when the lane cannot start. */
@@ -56,7 +62,7 @@ export const start = async (project: TestProject): Promise<() => Promise<void>> 
     process.exit(1)
   }
   project.provide(RunId.provideKey, snap.runId!)
-  if (snap.protection !== undefined) stopWhenLost(project, snap.protection, scope)
+  const lost = snap.protection === undefined ? () => undefined : stopWhenLost(project, snap.protection, scope)
   if (snap.skip !== undefined) project.provide(skipKey, snap.skip)
   if (snap.external !== undefined) project.provide(HttpRecorder.provideKey, snap.external.provided)
   const started = performance.now()
@@ -66,8 +72,13 @@ export const start = async (project: TestProject): Promise<() => Promise<void>> 
       root: vitest.config.root,
       pattern: vitest.config.testNamePattern
     })
+    const ms = performance.now() - started
+    const message = lost()
+    const outcome: Lane.TestsOutcome = message === undefined
+      ? { _tag: "Completed", tests, ms }
+      : { _tag: "Failed", message, unprotected: true, tests, ms }
     const report = await Effect.runPromise(
-      Lane.finish(lane, { _tag: "Completed", tests, ms: performance.now() - started }).pipe(
+      Lane.finish(lane, outcome).pipe(
         Effect.ensuring(Scope.close(scope, Exit.void))
       )
     )

@@ -47,16 +47,21 @@ const runTests = (
       },
       (p) => (progress = p)
     ).pipe(Effect.scoped)
-    const guarded = snap.protection === undefined ? tests : Effect.raceFirst(tests, snap.protection.lost)
+    const lost = snap.protection === undefined
+      ? Effect.never
+      : Effect.mapError(snap.protection.lost, (error) => ({ _tag: "ProtectionLost", error }) as const)
+    const guarded = Effect.raceFirst(tests, lost)
     const exit = yield* Effect.exit(restore(guarded))
     const ms = performance.now() - started
     if (Exit.isSuccess(exit)) return { _tag: "Completed", tests: exit.value, ms } as const
     if (Exit.isInterrupted(exit)) {
       return { _tag: "Interrupted", signal: receivedSignal(), tests: progress?.current() ?? null, ms } as const
     }
-    const error = exit.cause._tag === "Fail" ? exit.cause.error : undefined
+    const failure = exit.cause._tag === "Fail" ? exit.cause.error : undefined
+    const unprotected = failure?._tag === "ProtectionLost"
+    const error: unknown = unprotected ? failure.error : failure
     const message = error instanceof Error ? error.message : String(error ?? exit.cause)
-    return { _tag: "Failed", message, tests: progress?.current() ?? LaneReport.noTests, ms } as const
+    return { _tag: "Failed", message, unprotected, tests: progress?.current() ?? LaneReport.noTests, ms } as const
   })
 
 /**

@@ -120,8 +120,12 @@ const create = (options: Options, collector: ReturnType<typeof makeCollector>) =
         const { createVitest } = await import("vitest/node")
         const { reporter: _ignored, reporters: _also, ...rest } = options.args.options
         const before = listenersNow()
-        // the live project is part of the config only when asked for (see vitest.config.ts)
+        // the live project is part of the config only when asked for (see vitest.config.ts); the rest is
+        // what Vitest's own CLI sets before it loads a config
         process.env.WORKFLOW_LIVE_LANE = "1"
+        process.env.TEST = "true"
+        process.env.VITEST = "true"
+        process.env.NODE_ENV ??= "test"
         const vitest = await createVitest("test", {
           ...rest,
           run: !options.watch,

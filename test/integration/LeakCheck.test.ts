@@ -69,6 +69,20 @@ describe("LeakCheck", () => {
       expect(customers.map((r) => String(r.id))).toEqual([seed, kept.customer])
     }))
 
+  it.effect("sweeps nothing once the database records another run", () =>
+    Effect.gen(function*() {
+      const target = yield* TestDatabase.target(database)
+      const mine = yield* LeakCheck.baseline(target, "leak_mine" as RunId.RunIdString)
+      yield* Effect.promise(() => everything("mine-1"))
+      // another lane's baseline on the database: its rows are not this run's to delete
+      const theirs = yield* LeakCheck.baseline(target, "leak_theirs" as RunId.RunIdString)
+      const replaced = yield* Effect.flip(LeakCheck.sweep(target, mine))
+      expect(replaced).toMatchObject({ reason: "not-ours", detail: "another lane's reset has replaced the database" })
+      expect(replaced.message).toContain("must not be touched")
+      expect(yield* LeakCheck.written(target, mine)).toMatchObject({ customers: 1, tenders: 1 })
+      expect(yield* LeakCheck.sweep(target, theirs)).toEqual({})
+    }))
+
   it.effect("the next run reads what the last one left, unless a lane still holds the database", () =>
     Effect.gen(function*() {
       const target = yield* TestDatabase.target(database)

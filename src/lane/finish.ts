@@ -1,0 +1,201 @@
+/** The steps of `Lane.finish`: the verdict, the leak check and the sweep, the report. Each records its phase. */
+import { Effect, Either } from "effect"
+import type * as DsnGuard from "../DsnGuard.js"
+import * as ExternalCalls from "../ExternalCalls.js"
+import { exitCodeFor } from "../internal/signals.js"
+import { firstLine } from "../internal/terminal.js"
+import * as LaneReport from "../LaneReport.js"
+import * as LeakCheck from "../LeakCheck.js"
+import { found, isReady, type Lane, LaneError, phase, print, record, type Snapshot, snapshot, type TestsOutcome, update } from "./state.js"
+
+/** Verdict: the tests phase, from Vitest's own results. */
+export const verdict = (lane: Lane, outcome: TestsOutcome, snap: Snapshot): Effect.Effect<void> => {
+  switch (outcome._tag) {
+    case "NotRun":
+      return Effect.void
+    case "Completed": {
+      const budget = snap.external === undefined ? undefined : ExternalCalls.problem(snap.external.report())
+      const problems = [...LaneReport.verdictProblems(outcome.tests, snap.skip !== undefined), ...(budget === undefined ? [] : [budget])]
+      return Effect.zipRight(
+        record(lane, {
+          name: "tests",
+          status: problems.length > 0 ? "fail" : snap.skip !== undefined ? "skip" : "pass",
+          ms: outcome.ms,
+          detail: LaneReport.testsLine(outcome.tests)
+        }),
+        problems.length === 0 ? Effect.void : update(lane, { stopped: new LaneError({ phase: "tests", detail: problems.join("; ") }) })
+      )
+    }
+    case "Interrupted": {
+      // interrupted while preparing: no test ran, the interrupted phase says so
+      if (!isReady(snap)) return Effect.void
+      const running = outcome.tests?.running ?? []
+      const detail = `interrupted by ${outcome.signal ?? "a signal"}` +
+        (running.length === 0 ? " (no test was running)" : `; running: ${running.join(", ")}`)
+      return record(lane, { name: "tests", status: "fail", ms: outcome.ms, detail })
+    }
+    case "Failed":
+      return Effect.zipRight(
+        record(lane, { name: "tests", status: "fail", ms: outcome.ms, detail: firstLine(outcome.message) }),
+        update(lane, { stopped: new LaneError({ phase: "tests", detail: outcome.message }) })
+      )
+  }
+}
+
+/** Leak check: every row the run wrote that is still there when the tests are over. */
+const leakCheck = (lane: Lane, target: DsnGuard.VerifiedTarget, baseline: LeakCheck.Baseline) =>
+  phase(
+    lane,
+    "leak check",
+    LeakCheck.written(target, baseline),
+    (rows) => {
+      const left = LaneReport.formatRows(rows)
+      return left === "" ? found("no row of this run left") : found(`left behind by this run: ${left}`, "fail")
+    }
+  ).pipe(
+    Effect.tap((rows) =>
+      LaneReport.totalRows(rows) === 0
+        ? Effect.void
+        : update(lane, {
+          stopped: new LaneError({
+            phase: "leak check",
+            detail: new LeakCheck.LeakCheckError({ reason: "leaked", runId: baseline.runId, detail: "", rows }).message
+          })
+        })
+    ),
+    Effect.catchAll((stopped) => Effect.as(update(lane, { stopped }), null))
+  )
+
+/** Sweep: removes every row the run wrote and left (after a leak or an interruption), children first. */
+const sweep = (lane: Lane, target: DsnGuard.VerifiedTarget, baseline: LeakCheck.Baseline) =>
+  phase(
+    lane,
+    "sweep",
+    LeakCheck.sweep(target, baseline).pipe(
+      Effect.timeout("15 seconds"),
+      Effect.map((swept): Either.Either<LaneReport.Rows, string> => Either.right(swept)),
+      // another lane has reset the database (or is resetting it): what is there is that lane's
+      Effect.catchIf(
+        (e): e is LeakCheck.LeakCheckError => e instanceof LeakCheck.LeakCheckError && e.reason === "not-ours",
+        (e) => Effect.succeed<Either.Either<LaneReport.Rows, string>>(Either.left(e.detail))
+      )
+    ),
+    (result: Either.Either<LaneReport.Rows, string>) =>
+      Either.match(result, {
+        onLeft: (why) => found(`nothing removed: ${why}, so its rows are that lane's`, "skip"),
+        onRight: (swept) =>
+          found(LaneReport.totalRows(swept) === 0 ? "nothing to remove" : `removed ${LaneReport.formatRows(swept)}`)
+      })
+  ).pipe(
+    Effect.map(Either.getOrNull),
+    Effect.catchAll((stopped) => Effect.as(update(lane, { stopped }), null))
+  )
+
+/** Leak check, then sweep, for a lane that reached its tests; interrupted lanes only sweep. */
+export const cleanUp = (lane: Lane, outcome: TestsOutcome, snap: Snapshot) =>
+  Effect.gen(function*() {
+    if (snap.baseline === undefined || snap.target === undefined) return { leaks: null, swept: null }
+    const interrupted = outcome._tag === "Interrupted"
+    // without its protection the tests did not finish: the sweep still runs, if the database is still ours
+    const unprotected = outcome._tag === "Failed" && outcome.unprotected
+    const leaks = interrupted || unprotected ? null : yield* leakCheck(lane, snap.target, snap.baseline)
+    if (interrupted && lane.options.disposable !== undefined) {
+      yield* record(lane, { name: "sweep", status: "skip", ms: 0, detail: `not needed: ${lane.options.disposable}` })
+      return { leaks, swept: null }
+    }
+    if (outcome._tag === "Completed" && leaks !== null && LaneReport.totalRows(leaks) === 0) {
+      yield* record(lane, { name: "sweep", status: "pass", ms: 0, detail: "nothing to remove" })
+      return { leaks, swept: {} }
+    }
+    const swept = yield* sweep(lane, snap.target, snap.baseline)
+    return { leaks, swept }
+  })
+
+const outcomeOf = (tests: TestsOutcome, snap: Snapshot): { outcome: LaneReport.Outcome; exitCode: number; reason: string | null } => {
+  if (tests._tag === "Interrupted") {
+    return { outcome: "interrupted", exitCode: tests.signal === undefined ? 130 : exitCodeFor(tests.signal), reason: null }
+  }
+  const failed = snap.phases.find((p) => p.status === "fail")
+  if (snap.stopped !== undefined || failed !== undefined) {
+    const phaseName = snap.stopped?.phase ?? failed!.name
+    return { outcome: "failed", exitCode: 1, reason: `failed in phase ${phaseName}: ${firstLine(snap.stopped?.detail ?? failed!.detail)}` }
+  }
+  if (snap.skip !== undefined) return { outcome: "skipped", exitCode: 0, reason: `skipped: ${snap.skip}` }
+  return { outcome: "passed", exitCode: 0, reason: null }
+}
+
+/** `INTERRUPTED by SIGINT during tests ...`: one line saying what was running, what was swept, the exit code. */
+const interruptedReason = (lane: Lane, tests: TestsOutcome, snap: Snapshot, swept: LaneReport.Rows | null, exitCode: number): string => {
+  const during = [...snap.phases].reverse().find((p) => p.detail.startsWith("interrupted"))?.name ?? "tests"
+  const running = tests._tag === "Interrupted" ? tests.tests?.running ?? [] : []
+  const signal = tests._tag === "Interrupted" ? tests.signal ?? "a signal" : "a signal"
+  const sweptText = swept === null
+    ? snap.protection === undefined
+      ? "nothing to sweep (no test had started)"
+      : `not swept: ${lane.options.disposable ?? "the sweep did not run"}`
+    : LaneReport.totalRows(swept) === 0 ? "nothing left to sweep" : `swept ${LaneReport.formatRows(swept)}`
+  return `by ${signal} during ${during}` + (running.length === 0 ? "" : ` (running: ${running.join(", ")})`) +
+    `; ${sweptText}; exit ${exitCode}`
+}
+
+const externalReport = (snap: Snapshot): Pick<LaneReport.Report, "http" | "cost"> => {
+  const external = snap.external?.report()
+  return { http: external?.http ?? null, cost: external?.cost ?? null }
+}
+
+const buildReport = (
+  lane: Lane,
+  tests: TestsOutcome,
+  snap: Snapshot,
+  cleaned: { readonly leaks: LaneReport.Rows | null; readonly swept: LaneReport.Rows | null }
+): LaneReport.Report => {
+  const { exitCode, outcome, reason } = outcomeOf(tests, snap)
+  const dir = lane.options.reportDir
+  return {
+    runId: snap.runId ?? null,
+    target: snap.target === undefined
+      ? null
+      : { dsn: snap.target.masked, host: snap.target.host, port: snap.target.port, database: snap.target.database },
+    startedAt: lane.startedAt.toISOString(),
+    durationMs: Date.now() - lane.startedAt.getTime(),
+    outcome,
+    exitCode,
+    reason: outcome === "interrupted" ? interruptedReason(lane, tests, snap, cleaned.swept, exitCode) : reason,
+    phases: snap.phases,
+    tests: tests._tag === "NotRun" ? null : tests.tests,
+    leaks: cleaned.leaks,
+    swept: cleaned.swept,
+    earlier: snap.earlier ?? null,
+    ...externalReport(snap),
+    files: { report: `${dir}/report.json`, junit: `${dir}/junit.xml`, summary: `${dir}/summary.md` }
+  }
+}
+
+/** Report: one value, written as report.json, junit.xml, summary.md (and $GITHUB_STEP_SUMMARY), then printed. */
+export const report = (lane: Lane, tests: TestsOutcome, cleaned: Parameters<typeof buildReport>[3]) =>
+  Effect.gen(function*() {
+    const started = performance.now()
+    const snap = yield* snapshot(lane)
+    const draft = buildReport(lane, tests, snap, cleaned)
+    const phase: LaneReport.Phase = {
+      name: "report",
+      status: "pass",
+      ms: 0,
+      detail: `report.json, junit.xml, summary.md in ${lane.options.reportDir}` +
+        (process.env.GITHUB_STEP_SUMMARY ? ", $GITHUB_STEP_SUMMARY" : "")
+    }
+    const final: LaneReport.Report = { ...draft, phases: [...draft.phases, { ...phase, ms: performance.now() - started }] }
+    const written = yield* Effect.either(LaneReport.write(final))
+    const shown: LaneReport.Report = written._tag === "Right"
+      ? final
+      : {
+        ...final,
+        outcome: final.outcome === "interrupted" ? "interrupted" : "failed",
+        exitCode: final.outcome === "interrupted" ? final.exitCode : 1,
+        phases: [...draft.phases, { ...phase, status: "fail", detail: written.left }]
+      }
+    yield* print(lane, LaneReport.renderPhase(shown.phases[shown.phases.length - 1]!, lane.options.colour))
+    yield* print(lane, LaneReport.renderTerminal(shown, lane.options.colour))
+    if (shown.outcome === "failed" && snap.stopped !== undefined) yield* print(lane, `\n${snap.stopped.message}`)
+    return shown
+  })

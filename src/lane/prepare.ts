@@ -1,0 +1,114 @@
+/** The steps of `Lane.prepare`: run id, guard, preflight, reset, protect. Each records its phase. */
+import { Effect, Option } from "effect"
+import * as DatabaseReset from "../DatabaseReset.js"
+import * as DsnGuard from "../DsnGuard.js"
+import * as ExternalCalls from "../ExternalCalls.js"
+import * as LaneReport from "../LaneReport.js"
+import * as LeakCheck from "../LeakCheck.js"
+import * as Preflight from "../Preflight.js"
+import * as RunId from "../RunId.js"
+import * as WorkflowLiveConfig from "../WorkflowLiveConfig.js"
+import { found, type Found, type Lane, type LaneError, phase, type Protection, update } from "./state.js"
+
+export const resolveRunId = (lane: Lane) =>
+  phase(lane, "run id", RunId.resolve, (id) => found(id)).pipe(Effect.tap((runId) => update(lane, { runId })))
+
+/**
+ * The guard, before anything connects. A DSN that is not set is a missing variable like the others:
+ * preflight decides (fail, or skip under `WORKFLOW_LIVE_ON_MISSING=skip`), so `run` and `preflight` agree.
+ */
+export const guard = (lane: Lane): Effect.Effect<DsnGuard.VerifiedTarget | undefined, LaneError> =>
+  phase(
+    lane,
+    "guard",
+    DsnGuard.make().pipe(
+      Effect.provide(WorkflowLiveConfig.layerConfig),
+      Effect.map(Option.some),
+      Effect.catchIf(
+        (e): e is DsnGuard.DsnGuardError => e instanceof DsnGuard.DsnGuardError && e.reason === "missing-dsn",
+        () => Effect.succeed(Option.none<DsnGuard.VerifiedTarget>())
+      )
+    ),
+    Option.match({
+      onNone: () => found(`${WorkflowLiveConfig.dsnVariable} is not set: preflight decides`, "skip"),
+      onSome: (t) => found(`${t.database} on ${t.host}:${t.port}`)
+    })
+  ).pipe(
+    Effect.map(Option.getOrUndefined),
+    Effect.tap((target) => update(lane, { target }))
+  )
+
+/** Preflight, with its verdict used as is: `fail` stops the lane, `skip` skips it. */
+export const preflight = (lane: Lane): Effect.Effect<Preflight.Report, LaneError> =>
+  phase(
+    lane,
+    "preflight",
+    Preflight.check({
+      replay: lane.options.external === undefined ? undefined : ExternalCalls.preflightReplay(lane.options.external),
+      ...lane.options.preflight,
+      reportDir: lane.options.reportDir
+    }).pipe(
+      Effect.tap((report) =>
+        report.verdict === "pass"
+          ? Effect.void
+          : Effect.sync(() => process.stderr.write(`\n${Preflight.render(report, { colour: lane.options.colour })}\n\n`))
+      ),
+      Effect.filterOrFail(
+        (report) => report.verdict !== "fail",
+        (report) => new Preflight.PreflightError({ reason: "checks-failed", report })
+      )
+    ),
+    (r) =>
+      r.verdict === "skip"
+        ? found(`skipped: ${r.skipReason ?? ""}`, "skip")
+        : found(`${r.rows.length} checks passed${r.file === undefined ? "" : ` (${r.file})`}`)
+  )
+
+const describeReset = (r: DatabaseReset.ResetResult, earlier: LaneReport.Earlier | undefined): Found =>
+  found(
+    `${r.mode === "warm" ? `cloned ${r.template}` : "created"}, ${r.applied.length} migration(s) applied` +
+      (r.terminated.length === 0 ? "" : `, ${r.terminated.length} session(s) terminated`) +
+      (earlier === undefined ? "" : `; removed what run ${earlier.runId} left: ${LaneReport.formatRows(earlier.rows)}`)
+  )
+
+/**
+ * The reset; what the last run left (if it never finished) is read first, and reported with it. Its lock
+ * stays held (shared, on the same session) until the lane's scope closes.
+ */
+export const reset = (lane: Lane, target: DsnGuard.VerifiedTarget) =>
+  Effect.gen(function*() {
+    const earlier = Option.getOrUndefined(yield* LeakCheck.leftover(target))
+    const reset = yield* phase(
+      lane,
+      "reset",
+      DatabaseReset.protectFromConfig(target).pipe(Effect.provide(WorkflowLiveConfig.layerConfig)),
+      (r) => describeReset(r.result, earlier)
+    )
+    yield* update(lane, { earlier })
+    return reset
+  })
+
+/**
+ * The reset's lock, turned shared without a gap and watched (`lost` fails the moment its session is gone),
+ * then the baseline: from here on, every row written is the run's.
+ */
+export const protect = (lane: Lane, reset: DatabaseReset.ProtectedReset, target: DsnGuard.VerifiedTarget, runId: RunId.RunIdString) =>
+  phase(
+    lane,
+    "protect",
+    Effect.map(LeakCheck.baseline(target, runId), (baseline) => ({ protection: reset.protection satisfies Protection, baseline })),
+    ({ baseline }) =>
+      found(
+        `shared lock held by pid ${reset.protection.pid} until the lane ends (another lane's reset waits; losing it ` +
+          `fails the lane); baseline xid ${baseline.xid}`
+      )
+  )
+
+/** The run's one ledger (and, in record or replay, its recorder), in this process; the workers report to it. */
+export const external = (lane: Lane, target: DsnGuard.VerifiedTarget) =>
+  lane.options.external === undefined
+    ? Effect.succeed(undefined)
+    : ExternalCalls.start(lane.options.external, {
+      apis: ExternalCalls.apisOf(lane.options.preflight?.spec ?? Preflight.defaultSpec, WorkflowLiveConfig.dsnVariable),
+      allow: [`${target.host}:${target.port}`]
+    })

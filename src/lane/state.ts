@@ -1,0 +1,166 @@
+/**
+ * The lane's state and its phase runner: what a lane run is, what it knows so far, and how one phase is
+ * timed, recorded and printed. `Lane.ts` is the facade; `prepare.ts` and `finish.ts` are its steps.
+ */
+import { Cause, Data, Effect, Ref } from "effect"
+import type * as DsnGuard from "../DsnGuard.js"
+import type * as ExternalCalls from "../ExternalCalls.js"
+import { renderCause } from "../internal/render.js"
+import type { LaneSignal } from "../internal/signals.js"
+import { firstLine } from "../internal/terminal.js"
+import * as LaneReport from "../LaneReport.js"
+import type * as LeakCheck from "../LeakCheck.js"
+import type * as Preflight from "../Preflight.js"
+import type * as RunId from "../RunId.js"
+
+/** The lane failed in one of its phases; `detail` is that phase's full message (what, why, fix). */
+export class LaneError extends Data.TaggedError("LaneError")<{
+  readonly phase: LaneReport.PhaseName
+  readonly detail: string
+}> {
+  override get message(): string {
+    return `workflow-live run failed in phase \`${this.phase}\`: ${this.detail}`
+  }
+}
+
+/** How a lane runs. */
+export interface Options {
+  /** Where report.json, junit.xml and summary.md go: an existing, writable directory (see `LaneInput`). */
+  readonly reportDir: string
+  /** Colour the terminal lines. Default: stdout is a TTY and `NO_COLOR` is unset. */
+  readonly colour: boolean
+  /** Where the lane's lines go. Default: stdout. */
+  readonly print?: ((line: string) => Effect.Effect<void>) | undefined
+  /** Passed to preflight (its spec: the env, APIs and database capabilities the suites need). */
+  readonly preflight?: Omit<Preflight.Options, "reportDir"> | undefined
+  /** How the tests' HTTP calls are answered and what they may spend (default: live, no budget). */
+  readonly external?: ExternalCalls.Settings | undefined
+  /**
+   * Set when the database is thrown away after the run (the demo's throwaway server): an interrupted
+   * lane then does not sweep, and says why.
+   */
+  readonly disposable?: string | undefined
+}
+
+/** What keeps other lanes' resets away while the tests run; `lost` fails the moment that protection is gone. */
+export interface Protection {
+  readonly lost: Effect.Effect<never, unknown>
+}
+
+/** What the lane knows so far. */
+export interface Snapshot {
+  readonly phases: ReadonlyArray<LaneReport.Phase>
+  readonly runId: RunId.RunIdString | undefined
+  readonly target: DsnGuard.VerifiedTarget | undefined
+  /** Set when preflight skipped the lane: every live test reports as skipped. */
+  readonly skip: string | undefined
+  /** The protection held while the tests run; set once the lane is ready for its tests. */
+  readonly protection: Protection | undefined
+  readonly earlier: LaneReport.Earlier | undefined
+  /** The run's recorder and ledger, started once the lane is protected. */
+  readonly external: ExternalCalls.Run | undefined
+  /** The point after the reset from which every row is the run's (for the leak check and the sweep). */
+  readonly baseline: LeakCheck.Baseline | undefined
+  /** The phase that stopped the lane, with its full message. */
+  readonly stopped: LaneError | undefined
+}
+
+/** A lane run: its options, when it started, and what its phases found. */
+export interface Lane {
+  readonly options: Options
+  readonly startedAt: Date
+  readonly state: Ref.Ref<Snapshot>
+}
+
+/** A new lane run; nothing runs yet. */
+export const make = (options: Options): Effect.Effect<Lane> =>
+  Effect.map(
+    Ref.make<Snapshot>({
+      phases: [],
+      runId: undefined,
+      target: undefined,
+      skip: undefined,
+      protection: undefined,
+      earlier: undefined,
+      external: undefined,
+      baseline: undefined,
+      stopped: undefined
+    }),
+    (state) => ({ options, startedAt: new Date(), state })
+  )
+
+/** What the lane knows so far. */
+export const snapshot = (lane: Lane): Effect.Effect<Snapshot> => Ref.get(lane.state)
+
+/** Whether the tests may run: prepared, and not stopped. */
+export const isReady = (snap: Snapshot): boolean => snap.stopped === undefined && (snap.protection !== undefined || snap.skip !== undefined)
+
+export const update = (lane: Lane, change: Partial<Snapshot>): Effect.Effect<void> =>
+  Ref.update(lane.state, (s) => ({ ...s, ...change }))
+
+export const print = (lane: Lane, line: string): Effect.Effect<void> =>
+  lane.options.print === undefined ? Effect.sync(() => process.stdout.write(`${line}\n`)) : lane.options.print(line)
+
+/** Records a finished phase and prints its line. */
+export const record = (lane: Lane, phase: LaneReport.Phase): Effect.Effect<void> =>
+  Effect.zipRight(
+    Ref.update(lane.state, (s) => ({ ...s, phases: [...s.phases, phase] })),
+    print(lane, LaneReport.renderPhase(phase, lane.options.colour))
+  )
+
+/** What a phase found: its status and line. */
+export interface Found {
+  readonly status: LaneReport.PhaseStatus
+  readonly detail: string
+}
+
+export const found = (detail: string, status: LaneReport.PhaseStatus = "pass"): Found => ({ status, detail })
+
+/**
+ * Runs one phase: times it, records and prints its line, and turns its failure into a {@link LaneError}
+ * naming the phase. An interrupted phase is recorded as such and the interruption goes on.
+ */
+export const phase = <A, E, R>(
+  lane: Lane,
+  name: LaneReport.PhaseName,
+  effect: Effect.Effect<A, E, R>,
+  describe: (a: A) => Found
+): Effect.Effect<A, LaneError, R> =>
+  Effect.suspend(() => {
+    const started = performance.now()
+    const ms = () => performance.now() - started
+    return effect.pipe(
+      Effect.onExit((exit) => {
+        if (exit._tag === "Success") return record(lane, { name, ms: ms(), ...describe(exit.value) })
+        const interrupted = Cause.isInterruptedOnly(exit.cause)
+        return record(lane, { name, status: "fail", ms: ms(), detail: interrupted ? "interrupted" : firstLine(renderCause(exit.cause)) })
+      }),
+      Effect.catchAllCause((cause) => Effect.fail(new LaneError({ phase: name, detail: renderCause(cause) })))
+    )
+  })
+
+/** What happened to the tests, as the caller that ran them saw it. */
+export type TestsOutcome =
+  /** The lane stopped (or was skipped) before any test ran. */
+  | { readonly _tag: "NotRun" }
+  /** Vitest ran to the end. */
+  | { readonly _tag: "Completed"; readonly tests: LaneReport.Tests; readonly ms: number }
+  /** A signal stopped the lane; `tests` is what had finished. */
+  | {
+    readonly _tag: "Interrupted"
+    readonly signal: LaneSignal | undefined
+    readonly tests: LaneReport.Tests | null
+    readonly ms: number
+  }
+  /**
+   * The tests could not run or finish: Vitest did not start, or the lane lost its protection
+   * (`unprotected`: another lane may own the database now, so this one neither leak-checks nor sweeps).
+   */
+  | {
+    readonly _tag: "Failed"
+    readonly message: string
+    readonly unprotected: boolean
+    readonly tests: LaneReport.Tests | null
+    readonly ms: number
+  }
+
