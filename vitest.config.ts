@@ -55,7 +55,7 @@ export default defineConfig({
             // threads, not forks: a Ctrl-C reaches the whole process group, and forked workers die
             // or linger on their own; worker threads stop with the lane, which then sweeps the run
             pool: "threads",
-            setupFiles: ["src/vitest/skip.ts", "src/vitest/externalCalls.ts"],
+            setupFiles: ["src/vitest/skip.ts", "src/vitest/externalCalls.ts", "src/vitest/httpRecorder.ts"],
             testTimeout: 120_000,
             hookTimeout: 120_000
           }

@@ -6,7 +6,6 @@
  * {@link resetAndProtect}.
  */
 import { SqlClient } from "@effect/sql"
-import type { Connection } from "@effect/sql/SqlConnection"
 import { PgClient } from "@effect/sql-pg"
 import { Data, Deferred, Duration, Effect, Layer, Option, Redacted, type Scope } from "effect"
 import type { ConfigError } from "effect/ConfigError"
@@ -154,13 +153,7 @@ const errorOf = (ctx: Steps.Context, failure: Steps.StepFailure): DatabaseResetE
     code: failure.code
   })
 
-/** Turns a connection or statement failure at `step` about `subject` into a step failure. */
-const on: Steps.OnFailure = (step, subject) => (effect) =>
-  Effect.mapError(effect, (cause) => {
-    const classified = classify(cause)
-    const detail = classified.detail.replace(/^PgClient: Failed to connect \| /, "")
-    return new Steps.StepFailure({ reason: Steps.reasonFor(classified, step, detail), step, subject, detail, code: classified.code })
-  })
+const on: Steps.OnFailure = Steps.onFailure
 
 /** Records each step's duration (`Effect.timed`) and reports it. */
 const recorder = (onStep: Options["onStep"]) => {
@@ -180,11 +173,6 @@ const recorder = (onStep: Options["onStep"]) => {
 interface Held extends Steps.Session {
   readonly client: pg.Client
   readonly pid: number
-}
-
-const runOn = (connection: Connection): ResetLock.Run => (statement) => {
-  const [text, params] = statement.compile()
-  return connection.execute(text, params, undefined) as Effect.Effect<ReadonlyArray<never>, unknown>
 }
 
 /** The names involved, before the migrations are read (enough for any error). */
@@ -232,32 +220,10 @@ const openSession = (
       keepAlive: true,
       onConnect: (client) => clients.push(client)
     }).pipe(on("lock", ctx.maintenance))
-    const run = runOn(yield* on("lock", ctx.maintenance)(sql.reserve))
+    const run = ResetLock.runOn(yield* on("lock", ctx.maintenance)(sql.reserve))
     yield* ResetLock.keepSessionOpen(sql, run).pipe(on("lock", ctx.maintenance))
     const [row] = yield* run(sql<{ pid: number }>`SELECT pg_backend_pid() AS pid`).pipe(on("lock", ctx.maintenance))
     return { sql, run, client: clients[clients.length - 1]!, pid: row?.pid ?? 0 }
-  })
-
-/** Step "lock": the exclusive reset lock, released with the scope unless a lane keeps it (shared). */
-const lock = (held: Held, ctx: Steps.Context, options: Options): Effect.Effect<number, Steps.StepFailure, Scope.Scope> =>
-  Effect.gen(function*() {
-    const { run, sql } = held
-    const timeout = options.lockTimeout ?? WorkflowLiveConfig.defaultLockTimeout
-    const [waited, outcome] = yield* Effect.timed(Effect.either(ResetLock.acquireExclusive(sql, run, ctx.database, timeout)))
-    if (outcome._tag === "Right") {
-      yield* Effect.addFinalizer(() => Effect.ignore(ResetLock.releaseExclusive(sql, run, ctx.database)))
-      return Duration.toMillis(waited)
-    }
-    const error = outcome.left
-    if (error instanceof ResetLock.NoCreatedb) return yield* new Steps.StepFailure({ reason: "missing-createdb", step: "lock" })
-    if (!(error instanceof ResetLock.LockBusy)) return yield* on("lock", ctx.maintenance)(Effect.fail(error))
-    const sessions = yield* ResetLock.holders<Session>(sql, run, ctx.database).pipe(on("lock", ctx.maintenance))
-    return yield* new Steps.StepFailure({
-      reason: "lock-timeout",
-      step: "lock",
-      detail: `waited ${Math.round(Duration.toMillis(waited))} ms`,
-      sessions
-    })
   })
 
 /** What an unmarked database holds, read on a connection to it; what cannot be read counts as something. */
@@ -331,7 +297,8 @@ const resetOn = (
 ) =>
   Effect.gen(function*() {
     const { ctx, set } = planned
-    yield* record.step("lock", lock(held, ctx, options), (waited) => waited > 50 ? `acquired after waiting ${Math.round(waited)} ms` : "acquired")
+    const timeout = options.lockTimeout ?? WorkflowLiveConfig.defaultLockTimeout
+    yield* record.step("lock", Steps.lock(held, ctx, timeout, on), (waited) => waited > 50 ? `acquired after waiting ${Math.round(waited)} ms` : "acquired")
     const found = yield* record.step("inspect", Steps.inspect(held, ctx, options.confirmDrop, inventory(target, options), on), Steps.describeFound)
     yield* record.step("drop", Steps.drop(held, ctx, found, on), (dropped) => dropped)
     yield* record.step(found.warm ? "clone" : "create", Steps.create(held, ctx, found.warm, on), (detail) => detail)

@@ -13,6 +13,7 @@
 import { Cause, Data, Effect, Option, Ref, type Scope } from "effect"
 import * as DatabaseReset from "./DatabaseReset.js"
 import * as DsnGuard from "./DsnGuard.js"
+import * as ExternalCalls from "./ExternalCalls.js"
 import { renderCause } from "./internal/render.js"
 import type { LaneSignal } from "./internal/signals.js"
 import { exitCodeFor } from "./internal/signals.js"
@@ -46,6 +47,8 @@ export interface Options {
   readonly print?: ((line: string) => Effect.Effect<void>) | undefined
   /** Passed to preflight (its spec: the env, APIs and database capabilities the suites need). */
   readonly preflight?: Omit<Preflight.Options, "reportDir"> | undefined
+  /** How the tests' HTTP calls are answered and what they may spend (default: live, no budget). */
+  readonly external?: ExternalCalls.Settings | undefined
   /**
    * Set when the database is thrown away after the run (the demo's throwaway server): an interrupted
    * lane then does not sweep, and says why.
@@ -68,6 +71,8 @@ export interface Snapshot {
   /** The protection held while the tests run; set once the lane is ready for its tests. */
   readonly protection: Protection | undefined
   readonly earlier: LaneReport.Earlier | undefined
+  /** The run's recorder and ledger, started once the lane is protected. */
+  readonly external: ExternalCalls.Run | undefined
   /** The point after the reset from which every row is the run's (for the leak check and the sweep). */
   readonly baseline: LeakCheck.Baseline | undefined
   /** The phase that stopped the lane, with its full message. */
@@ -91,6 +96,7 @@ export const make = (options: Options): Effect.Effect<Lane> =>
       skip: undefined,
       protection: undefined,
       earlier: undefined,
+      external: undefined,
       baseline: undefined,
       stopped: undefined
     }),
@@ -184,7 +190,11 @@ const preflight = (lane: Lane): Effect.Effect<Preflight.Report, LaneError> =>
   phase(
     lane,
     "preflight",
-    Preflight.check({ ...lane.options.preflight, reportDir: lane.options.reportDir }).pipe(
+    Preflight.check({
+      replay: lane.options.external === undefined ? undefined : ExternalCalls.preflightReplay(lane.options.external),
+      ...lane.options.preflight,
+      reportDir: lane.options.reportDir
+    }).pipe(
       Effect.tap((report) =>
         report.verdict === "pass"
           ? Effect.void
@@ -253,7 +263,12 @@ const prepareSteps = (lane: Lane): Effect.Effect<void, LaneError, Scope.Scope> =
       return yield* new LaneError({ phase: "guard", detail: `${WorkflowLiveConfig.dsnVariable} is not set.` })
     }
     const { baseline, protection } = yield* protect(lane, yield* reset(lane, target), target, runId)
-    yield* update(lane, { protection, baseline })
+    // the run's one ledger, in this process, and what the workers' recorders need
+    const external = lane.options.external === undefined ? undefined : yield* ExternalCalls.start(lane.options.external, {
+      apis: ExternalCalls.apisOf(lane.options.preflight?.spec ?? Preflight.defaultSpec, WorkflowLiveConfig.dsnVariable),
+      allow: [`${target.host}:${target.port}`]
+    })
+    yield* update(lane, { protection, baseline, external })
   })
 
 /**
@@ -284,32 +299,27 @@ export type TestsOutcome =
   /** The tests could not run or finish: Vitest did not start, or the lane lost its protection. */
   | { readonly _tag: "Failed"; readonly message: string; readonly tests: LaneReport.Tests | null; readonly ms: number }
 
-/** The problems that fail a completed run; empty when it passed. */
-export const problemsOf = (tests: LaneReport.Tests, skipped: boolean): ReadonlyArray<string> => [
-  ...(tests.failed > 0 ? [`${tests.failed} test(s) failed`] : []),
-  ...(tests.errors > 0 ? [`${tests.errors} test(s) did not run because their file or suite setup failed`] : []),
-  ...(tests.runErrors.length > 0 ? [`${tests.runErrors.length} file, suite or unhandled error(s)`] : []),
-  ...(!skipped && tests.passed + tests.failed + tests.errors === 0 && tests.runErrors.length === 0
-    ? ["the selection ran no test: check the filter (-t, file names) and test/workflow_live"]
-    : [])
-]
-
-const testsLine = (tests: LaneReport.Tests | null): string =>
-  tests === null ? "no test finished" : `${LaneReport.formatCounts(tests)}, ${LaneReport.totalCalls(tests)} external call(s)`
-
 /** Verdict: the tests phase, from Vitest's own results. */
 const verdict = (lane: Lane, outcome: TestsOutcome, snap: Snapshot): Effect.Effect<void> => {
   switch (outcome._tag) {
     case "NotRun":
       return Effect.void
     case "Completed": {
-      const problems = problemsOf(outcome.tests, snap.skip !== undefined)
+      const budget = snap.external === undefined ? undefined : ExternalCalls.problem(snap.external.report())
+      const problems = [...LaneReport.verdictProblems(outcome.tests, snap.skip !== undefined), ...(budget === undefined ? [] : [budget])]
       return Effect.zipRight(
-        record(lane, { name: "tests", status: problems.length === 0 ? "pass" : "fail", ms: outcome.ms, detail: testsLine(outcome.tests) }),
+        record(lane, {
+          name: "tests",
+          status: problems.length > 0 ? "fail" : snap.skip !== undefined ? "skip" : "pass",
+          ms: outcome.ms,
+          detail: LaneReport.testsLine(outcome.tests)
+        }),
         problems.length === 0 ? Effect.void : update(lane, { stopped: new LaneError({ phase: "tests", detail: problems.join("; ") }) })
       )
     }
     case "Interrupted": {
+      // interrupted while preparing: no test ran, the interrupted phase says so
+      if (!isReady(snap)) return Effect.void
       const running = outcome.tests?.running ?? []
       const detail = `interrupted by ${outcome.signal ?? "a signal"}` +
         (running.length === 0 ? " (no test was running)" : `; running: ${running.join(", ")}`)
@@ -401,6 +411,11 @@ const interruptedReason = (lane: Lane, tests: TestsOutcome, snap: Snapshot, swep
     `; ${sweptText}; exit ${exitCode}`
 }
 
+const externalReport = (snap: Snapshot): Pick<LaneReport.Report, "http" | "cost"> => {
+  const external = snap.external?.report()
+  return { http: external?.http ?? null, cost: external?.cost ?? null }
+}
+
 const buildReport = (
   lane: Lane,
   tests: TestsOutcome,
@@ -424,6 +439,7 @@ const buildReport = (
     leaks: cleaned.leaks,
     swept: cleaned.swept,
     earlier: snap.earlier ?? null,
+    ...externalReport(snap),
     files: { report: `${dir}/report.json`, junit: `${dir}/junit.xml`, summary: `${dir}/summary.md` }
   }
 }

@@ -7,6 +7,8 @@
  */
 import { Effect } from "effect"
 import { appendFileSync, writeFileSync } from "node:fs"
+import type * as CostLedger from "./CostLedger.js"
+import * as ExternalCalls from "./ExternalCalls.js"
 import { formatMs, painter } from "./internal/terminal.js"
 
 /** The phases of a lane, in order. `Lane.prepare` runs the first five, `Lane.finish` the rest. */
@@ -80,6 +82,19 @@ export interface Tests {
   readonly externalCalls: Readonly<Record<string, number>>
 }
 
+/** A run in which no test ran (no file matched the filters). */
+export const noTests: Tests = {
+  passed: 0,
+  failed: 0,
+  errors: 0,
+  skipped: 0,
+  notSelected: 0,
+  cases: [],
+  runErrors: [],
+  running: [],
+  externalCalls: {}
+}
+
 /** Rows per table. */
 export type Rows = Readonly<Record<string, number>>
 
@@ -125,6 +140,10 @@ export interface Report {
   readonly swept: Rows | null
   /** Rows of an earlier run the reset removed; `null` when there were none. */
   readonly earlier: Earlier | null
+  /** How the tests' HTTP calls were answered, and per test how many were live, recorded or replayed. */
+  readonly http: ExternalCalls.HttpSection | null
+  /** Every external call with its tokens and estimated cost, per test and in total, and the budget. */
+  readonly cost: CostLedger.Summary | null
   readonly files: Files
 }
 
@@ -154,7 +173,23 @@ export const formatCounts = (tests: Tests): string =>
   `${tests.passed} passed, ${tests.failed} failed, ${tests.errors} error(s), ${tests.skipped} skipped` +
   (tests.notSelected === 0 ? "" : `, ${tests.notSelected} not selected`)
 
-const problems = (tests: Tests | null): ReadonlyArray<string> =>
+/**
+ * Why a completed run fails; empty when it passed. A failed test, a test that did not run because its file
+ * or suite setup failed, a file, suite or unhandled error, or (unless the lane was skipped) no test at all.
+ */
+export const verdictProblems = (tests: Tests, skipped: boolean): ReadonlyArray<string> => [
+  ...(tests.failed > 0 ? [`${tests.failed} test(s) failed`] : []),
+  ...(tests.errors > 0 ? [`${tests.errors} test(s) did not run because their file or suite setup failed`] : []),
+  ...(tests.runErrors.length > 0 ? [`${tests.runErrors.length} file, suite or unhandled error(s)`] : []),
+  ...(!skipped && tests.passed + tests.failed + tests.errors === 0 && tests.runErrors.length === 0
+    ? ["the selection ran no test: check the filter (-t, file names) and test/workflow_live"]
+    : [])
+]
+
+/** The tests phase's line: counts and external calls. */
+export const testsLine = (tests: Tests): string => `${formatCounts(tests)}, ${totalCalls(tests)} external call(s)`
+
+const problemLines = (tests: Tests | null): ReadonlyArray<string> =>
   tests === null
     ? []
     : [
@@ -170,9 +205,9 @@ const escapeCell = (text: string): string => text.replace(/\|/g, "\\|").replace(
 export const sections: ReadonlyArray<Section> = [
   {
     title: "Problems",
-    terminal: (report) => problems(report.tests).slice(0, 20).map((line) => `    ✗ ${line}`),
+    terminal: (report) => problemLines(report.tests).slice(0, 20).map((line) => `    ✗ ${line}`),
     markdown: (report) => {
-      const lines = problems(report.tests)
+      const lines = problemLines(report.tests)
       return lines.length === 0 ? [] : ["**Problems**", "", ...lines.slice(0, 50).map((line) => `- ${escapeCell(line)}`), ""]
     }
   },
@@ -198,6 +233,13 @@ export const sections: ReadonlyArray<Section> = [
       report.earlier === null
         ? []
         : [`**Removed at reset, left by run \`${report.earlier.runId}\`:** ${formatRows(report.earlier.rows)}`, ""]
+  },
+  {
+    title: "External calls",
+    terminal: (report) =>
+      report.http === null || report.cost === null ? [] : ExternalCalls.renderTerminal({ http: report.http, cost: report.cost }),
+    markdown: (report) =>
+      report.http === null || report.cost === null ? [] : ExternalCalls.renderMarkdown({ http: report.http, cost: report.cost })
   }
 ]
 
@@ -237,7 +279,8 @@ export const renderMarkdown = (report: Report): string =>
   [
     `### workflow-live: ${report.outcome}`,
     "",
-    `Run \`${report.runId ?? "?"}\` on \`${report.target?.database ?? "?"}\`: ${headline(report)}.`,
+    `Run \`${report.runId ?? "?"}\` on \`${report.target?.database ?? "?"}\`, ${formatMs(report.durationMs)}: ` +
+    `${report.tests === null ? "no tests ran" : formatCounts(report.tests)}, ${totalCalls(report.tests)} external call(s).`,
     ...(report.reason === null ? [] : ["", `**${report.outcome === "skipped" ? "Skipped" : "Why"}:** ${escapeCell(report.reason)}`]),
     "",
     "| phase | status | time | detail |",

@@ -67,8 +67,9 @@ export class LeakCheckError extends Data.TaggedError("LeakCheckError")<{
 
 const publicPrefix = "public."
 
-const display = (rows: WrittenRows.Rows): Rows =>
-  Object.fromEntries(Object.entries(rows).map(([t, n]) => [t.startsWith(publicPrefix) ? t.slice(publicPrefix.length) : t, n]))
+const displayName = (table: string): string => table.startsWith(publicPrefix) ? table.slice(publicPrefix.length) : table
+
+const display = (rows: WrittenRows.Rows): Rows => Object.fromEntries(Object.entries(rows).map(([t, n]) => [displayName(t), n]))
 
 /** `tenders 2, notifications 2` */
 export const format = (rows: Rows): string =>
@@ -107,28 +108,51 @@ export const baseline = (target: DsnGuard.VerifiedTarget, runId: RunId.RunIdStri
     })
   ).pipe(Effect.mapError((cause) => new LeakCheckError({ reason: "baseline-failed", runId, detail: detailOf(cause) })))
 
-/** Rows written after the baseline that are still there, per table (only tables with rows). */
-export const written = (target: DsnGuard.VerifiedTarget, base: Baseline): Effect.Effect<Rows, LeakCheckError> =>
+/**
+ * Rows the lane means to leave in place, per table, by primary key (as text): a failed test's rows kept
+ * for inspection. They are neither leaks nor swept.
+ */
+export type Keep = Readonly<Record<string, ReadonlyArray<string>>>
+
+/** Options of {@link written}, {@link check} and {@link sweep}. */
+export interface Options {
+  readonly keep?: Keep | undefined
+}
+
+const keptIn = (keep: Keep | undefined) => (table: string): ReadonlyArray<string> => [
+  ...new Set(keep?.[displayName(table)] ?? [])
+]
+
+/** Rows written after the baseline that are still there, per table (only tables with rows), kept rows left out. */
+export const written = (
+  target: DsnGuard.VerifiedTarget,
+  base: Baseline,
+  options: Options = {}
+): Effect.Effect<Rows, LeakCheckError> =>
   onTarget(target, Effect.flatMap(SqlClient.SqlClient, (sql) => WrittenRows.written(sql, base.xid))).pipe(
-    Effect.map(display),
+    Effect.map((rows) => {
+      const kept = keptIn(options.keep)
+      const left = Object.entries(rows).map(([t, n]) => [t, n - kept(t).length] as const).filter(([, n]) => n > 0)
+      return display(Object.fromEntries(left))
+    }),
     Effect.mapError((cause) => new LeakCheckError({ reason: "count-failed", runId: base.runId, detail: detailOf(cause) }))
   )
 
 /** Fails with `leaked`, naming each table and its count, when the run left any row. */
-export const check = (target: DsnGuard.VerifiedTarget, base: Baseline): Effect.Effect<Rows, LeakCheckError> =>
-  Effect.flatMap(written(target, base), (rows) =>
+export const check = (target: DsnGuard.VerifiedTarget, base: Baseline, options: Options = {}): Effect.Effect<Rows, LeakCheckError> =>
+  Effect.flatMap(written(target, base, options), (rows) =>
     Object.keys(rows).length === 0
       ? Effect.succeed(rows)
       : Effect.fail(new LeakCheckError({ reason: "leaked", runId: base.runId, detail: "", rows })))
 
-/** Deletes every row written after the baseline, children first, in one transaction; returns what went. */
-export const sweep = (target: DsnGuard.VerifiedTarget, base: Baseline): Effect.Effect<Rows, LeakCheckError> =>
+/** Deletes every row written after the baseline (kept rows aside), children first, in one transaction; returns what went. */
+export const sweep = (target: DsnGuard.VerifiedTarget, base: Baseline, options: Options = {}): Effect.Effect<Rows, LeakCheckError> =>
   onTarget(
     target,
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
       const left = yield* WrittenRows.written(sql, base.xid)
-      return yield* WrittenRows.sweep(sql, base.xid, Object.keys(left))
+      return yield* WrittenRows.sweep(sql, base.xid, Object.keys(left), keptIn(options.keep))
     })
   ).pipe(
     Effect.map(display),

@@ -207,6 +207,11 @@ export interface Options {
   readonly onMissing?: WorkflowLiveConfig.OnMissing | undefined
   /** Overrides `WORKFLOW_LIVE_REPORT_DIR`; `false` writes no file. */
   readonly reportDir?: string | false | undefined
+  /**
+   * HTTP replay (`WORKFLOW_LIVE_HTTP=replay`): the APIs are answered from cassettes, so their variables
+   * are not required and they are not probed; each API row says how many cassettes there are.
+   */
+  readonly replay?: { readonly cassettes: number; readonly dir: string } | undefined
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -280,14 +285,37 @@ const secretsIn = (
   })
 ]
 
+/** An env check; in replay an API variable may be unset (the recorder gives the code under test a placeholder). */
+const envCheck = (spec: Spec, replay: Options["replay"]) => (requirement: EnvRequirement, value: Option.Option<string>): Probes.Check =>
+  replay !== undefined && Option.isNone(value) &&
+    spec.http.some((h) => h.urlVariable === requirement.variable || h.auth?.variable === requirement.variable)
+    ? { check: `env ${requirement.variable}`, kind: "env", run: Effect.succeed(Reporting.pass("not set: not needed in replay")) }
+    : Probes.envCheck(requirement, value)
+
+/** In replay an API is answered from cassettes: nothing to probe, but no cassette at all is a wrong directory. */
+const replayCheck = (replay: NonNullable<Options["replay"]>) => (requirement: HttpRequirement): Probes.Check => ({
+  check: `http ${requirement.name}`,
+  kind: "http",
+  run: Effect.succeed(
+    replay.cassettes > 0
+      ? Reporting.pass(`replay: ${replay.cassettes} cassette(s) in ${replay.dir}, not probed`)
+      : Reporting.fail(
+        "no-cassettes",
+        `replay: no cassette in ${replay.dir}`,
+        "record first (workflow-live run --http=record, or WORKFLOW_LIVE_HTTP=record), or point " +
+          "WORKFLOW_LIVE_CASSETTES at the directory that holds them"
+      )
+  )
+})
+
 /** Step 3: the env outcomes, synchronously: they gate the HTTP probes (no URL, no probe). */
-const envOutcomes = (spec: Spec, read: Effect.Effect.Success<ReturnType<typeof readValues>>) =>
+const envOutcomes = (spec: Spec, read: Effect.Effect.Success<ReturnType<typeof readValues>>, replay: Options["replay"]) =>
   Effect.gen(function*() {
     const outcomes = new Map<string, Reporting.Outcome & { readonly value: Option.Option<string> }>()
     for (const variable of read.variables) {
       const requirement = spec.env.find((e) => e.variable === variable) ??
         { variable, required: true, secret: read.secretVariables.has(variable), description: variable, example: "..." }
-      const outcome = yield* Probes.envCheck(requirement, read.values.get(variable)!).run
+      const outcome = yield* envCheck(spec, replay)(requirement, read.values.get(variable)!).run
       outcomes.set(variable, { ...outcome, value: read.values.get(variable)! })
     }
     return outcomes
@@ -340,7 +368,7 @@ export const check = (options: Options = {}): Effect.Effect<Report, ConfigError>
     const [took, { policy, rows }] = yield* Effect.timed(Effect.gen(function*() {
       const { check: policyCheck, policy } = yield* readPolicy(options)
       const read = yield* readValues(spec, dsnVariable, guard)
-      const env = yield* envOutcomes(spec, read)
+      const env = yield* envOutcomes(spec, read, options.replay)
       const entries = yield* Effect.scoped(Effect.gen(function*() {
         // a probe carries only what the spec says: no trace headers
         const client = HttpClient.withTracerPropagation(yield* HttpClient.HttpClient, false)
@@ -349,9 +377,11 @@ export const check = (options: Options = {}): Effect.Effect<Report, ConfigError>
           : yield* Database.databaseChecks(spec.database, yield* databaseInputs(read, spec, dsnVariable, guard))
         const checks = [
           policyCheck,
-          ...spec.env.map((requirement) => Probes.envCheck(requirement, read.values.get(requirement.variable)!)),
+          ...spec.env.map((requirement) => envCheck(spec, options.replay)(requirement, read.values.get(requirement.variable)!)),
           ...dbChecks,
-          ...spec.http.map((requirement) => Probes.httpCheck(requirement, env, client))
+          ...spec.http.map((requirement) =>
+            options.replay === undefined ? Probes.httpCheck(requirement, env, client) : replayCheck(options.replay)(requirement)
+          )
         ]
         return yield* Effect.all(checks.map(timed), { concurrency: "unbounded" })
       })).pipe(Effect.provide(NodeHttpClient.layer))

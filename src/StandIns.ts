@@ -5,7 +5,9 @@
  * from a script (`examples/tender-alert/stand-ins.ts`).
  *
  * Both answer `GET /health` (200) and `GET /__stats` (the calls they received). The LLM stand-in
- * requires `Authorization: Bearer <key>` on every API route and answers 401 otherwise, like the real one.
+ * requires `Authorization: Bearer <key>` on every API route and answers 401 otherwise, like the real one;
+ * its chat completions name the model asked for and report OpenAI-style `usage`, so a run's cost ledger
+ * shows real token counts.
  */
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
@@ -94,6 +96,32 @@ export const summaryFor = (userMessage: string): string => {
   return `${title}${buyer === undefined ? "" : `, for ${buyer}`}.`
 }
 
+/** Tokens of a text by OpenAI's rule of thumb (about 4 characters a token); at least 1 for any text. */
+export const tokensOf = (text: string): number => text === "" ? 0 : Math.max(1, Math.round(text.length / 4))
+
+/**
+ * The `usage` the LLM stand-in reports, counted the way OpenAI counts a chat: each message's content
+ * plus 4 tokens of framing, 3 more to prime the reply; the completion is the answer's tokens.
+ */
+export const usageFor = (
+  messages: ReadonlyArray<{ readonly content?: unknown }>,
+  completion: string
+): { readonly prompt_tokens: number; readonly completion_tokens: number; readonly total_tokens: number } => {
+  const prompt = messages.reduce((sum, m) => sum + 4 + tokensOf(typeof m.content === "string" ? m.content : ""), 3)
+  const answer = tokensOf(completion)
+  return { prompt_tokens: prompt, completion_tokens: answer, total_tokens: prompt + answer }
+}
+
+/** The stand-in answers as the model asked for, like OpenAI-compatible servers do. */
+const modelOf = (body: string): string => {
+  try {
+    const model = (JSON.parse(body) as { model?: unknown }).model
+    return typeof model === "string" && model !== "" ? model : "stand-in-summary-1"
+  } catch {
+    return "stand-in-summary-1"
+  }
+}
+
 /** Calls each stand-in received, by route; `unauthorized` counts LLM calls refused with 401. */
 export interface Stats {
   readonly llm: { readonly calls: number; readonly completions: number; readonly unauthorized: number }
@@ -120,6 +148,8 @@ export interface Options {
   readonly llmPort?: number | undefined
   /** The key the LLM stand-in requires. Default `stand-in-key`. */
   readonly llmApiKey?: string | undefined
+  /** How long a chat completion takes, like a real model's answer (default 0: at once). */
+  readonly llmLatencyMs?: number | undefined
 }
 
 /** Why the stand-ins could not start. */
@@ -177,6 +207,7 @@ const tendersHandler = (stats: { calls: number }, current: () => Stats): http.Re
 const llmHandler = (
   stats: { calls: number; completions: number; unauthorized: number },
   key: string,
+  latencyMs: number,
   current: () => Stats
 ): http.RequestListener =>
 (req, res) => {
@@ -202,12 +233,16 @@ const llmHandler = (
       }
       const user = [...messages].reverse().find((m) => m.role === "user")
       if (typeof user?.content !== "string") return json(res, 400, { error: { message: "no user message" } })
-      return json(res, 200, {
+      const content = summaryFor(user.content)
+      const answer = () => json(res, 200, {
         id: `chatcmpl-stand-in-${stats.completions}`,
         object: "chat.completion",
-        model: "stand-in-summary-1",
-        choices: [{ index: 0, finish_reason: "stop", message: { role: "assistant", content: summaryFor(user.content) } }]
+        model: modelOf(text),
+        choices: [{ index: 0, finish_reason: "stop", message: { role: "assistant", content } }],
+        usage: usageFor(messages, content)
       })
+      if (latencyMs <= 0) return answer()
+      setTimeout(answer, latencyMs)
     }, () => json(res, 400, { error: { message: "unreadable body" } }))
     return
   }
@@ -248,7 +283,11 @@ export const make = (options: Options = {}): Effect.Effect<StandIns, StandInsErr
       "tenders",
       options.tendersPort ?? 0
     )
-    const llmPort = yield* listen(http.createServer(llmHandler(llmStats, llmApiKey, stats)), "llm", options.llmPort ?? 0)
+    const llmPort = yield* listen(
+      http.createServer(llmHandler(llmStats, llmApiKey, options.llmLatencyMs ?? 0, stats)),
+      "llm",
+      options.llmPort ?? 0
+    )
     const tendersApiUrl = `http://127.0.0.1:${tendersPort}/api`
     const llmBaseUrl = `http://127.0.0.1:${llmPort}/v1`
     return {

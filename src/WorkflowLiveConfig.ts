@@ -37,7 +37,7 @@ export interface WorkflowLiveConfig {
   readonly developmentDsnSet: boolean
   /** The driver's own fallbacks (`PGHOST`, `PGPORT`, `PGUSER`, `PGDATABASE`, `USER`) for parts a DSN leaves out. */
   readonly driverDefaults: DriverDefaults
-  /** `WORKFLOW_LIVE_CONFIRM_DROP`: the database name, typed to allow dropping an unmarked database that holds data. */
+  /** `WORKFLOW_LIVE_CONFIRM_DROP`: the database name, typed to allow dropping an unmarked database that is not empty. */
   readonly confirmDrop: Option.Option<string>
   /** `WORKFLOW_LIVE_MIGRATIONS_DIR`: the `NNNN_name.sql` directory; none means the package's own migrations. */
   readonly migrationsDirectory: Option.Option<string>

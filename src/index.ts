@@ -1,8 +1,10 @@
 /** @tenderbot/workflow-live: a typed, Effect-based harness for live workflow tests against PostgreSQL. */
+export * as CostLedger from "./CostLedger.js"
 export * as DatabaseReset from "./DatabaseReset.js"
 export * as DbAssert from "./DbAssert.js"
 export * as DsnGuard from "./DsnGuard.js"
 export * as Fixtures from "./Fixtures.js"
+export * as HttpRecorder from "./HttpRecorder.js"
 export * as LaneDatabase from "./LaneDatabase.js"
 export * as Migrations from "./Migrations.js"
 export * as Preflight from "./Preflight.js"

@@ -17,6 +17,8 @@ export interface TenderAlertConfig {
   readonly llmBaseUrl: string
   readonly llmApiKey: Redacted.Redacted<string>
   readonly llmModel: string
+  /** The system prompt of the summary request. */
+  readonly systemPrompt: string
 }
 
 /** The service tag for the job's configuration. */
@@ -24,14 +26,21 @@ export const TenderAlertConfig: Context.Tag<TenderAlertConfig, TenderAlertConfig
   TenderAlertConfig
 >("tender-alert/TenderAlertConfig")
 
-/** Reads `TENDERBOT_TENDERS_API_URL`, `TENDERBOT_LLM_BASE_URL`, `TENDERBOT_LLM_API_KEY` (and optional `TENDERBOT_LLM_MODEL`). */
+/** The summary request's system prompt unless `TENDERBOT_LLM_SYSTEM_PROMPT` says otherwise. */
+export const defaultSystemPrompt = "Summarise the tender in one sentence for a construction company."
+
+/**
+ * Reads `TENDERBOT_TENDERS_API_URL`, `TENDERBOT_LLM_BASE_URL`, `TENDERBOT_LLM_API_KEY` (and optional
+ * `TENDERBOT_LLM_MODEL`, `TENDERBOT_LLM_SYSTEM_PROMPT`).
+ */
 export const layerConfig: Layer.Layer<TenderAlertConfig, ConfigError> = Layer.effect(
   TenderAlertConfig,
   Config.all({
     tendersApiUrl: Config.string("TENDERBOT_TENDERS_API_URL"),
     llmBaseUrl: Config.string("TENDERBOT_LLM_BASE_URL"),
     llmApiKey: Config.redacted("TENDERBOT_LLM_API_KEY"),
-    llmModel: Config.string("TENDERBOT_LLM_MODEL").pipe(Config.withDefault("gpt-4o-mini"))
+    llmModel: Config.string("TENDERBOT_LLM_MODEL").pipe(Config.withDefault("gpt-4o-mini")),
+    systemPrompt: Config.string("TENDERBOT_LLM_SYSTEM_PROMPT").pipe(Config.withDefault(defaultSystemPrompt))
   })
 )
 
@@ -147,7 +156,7 @@ const summarize = (tender: ApiTender) =>
       HttpClientRequest.bodyJson({
         model: config.llmModel,
         messages: [
-          { role: "system", content: "Summarise the tender in one sentence for a construction company." },
+          { role: "system", content: config.systemPrompt },
           { role: "user", content: promptFor(tender) }
         ],
         max_tokens: 80

@@ -21,7 +21,8 @@ const banner = (lines: ReadonlyArray<string>): string => {
 export const demo = (passthrough: ReadonlyArray<string>) =>
   Command.make("demo", {}, () =>
     Effect.gen(function*() {
-      const checked = yield* inputs(".workflow-live/demo", passthrough, false)
+      // the demo calls its stand-ins live, whatever WORKFLOW_LIVE_HTTP says
+      const checked = yield* inputs(".workflow-live/demo", passthrough, false, "live")
       const server = yield* EmbeddedPostgres.make()
       // the demo's own server and database; whatever the shell had set is not used
       process.env[WorkflowLiveConfig.dsnVariable] = Redacted.value(server.dsn(WorkflowLiveConfig.workflowDatabase))

@@ -135,7 +135,7 @@ const tlsFor = (
       return {
         reason: "unsupported-sslmode",
         detail: `sslmode=${mode} lets libpq fall back to the other kind of connection; the driver cannot fall back, ` +
-          "and would verify the certificate fully instead (with a SECURITY WARNING on the terminal). The lane does " +
+          "and would verify the certificate fully instead (printing its own warning). The lane does " +
           "not guess: write sslmode=disable (no TLS), sslmode=require (encrypted, certificate not verified) or " +
           "sslmode=verify-full (encrypted and verified)."
       }

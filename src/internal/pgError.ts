@@ -91,7 +91,10 @@ export const classify = (error: unknown): Classified => {
   const text = chain.map(messageOf).join(" | ")
   if (/timed? ?out|timeout/i.test(text)) return { problem: "timeout", code: undefined, detail: text }
   if (/does not support SSL|SSL/i.test(text)) return { problem: "tls", code: undefined, detail: text }
-  if (/terminated unexpectedly/i.test(text)) return { problem: "timeout", code: undefined, detail: text }
+  if (/terminated unexpectedly|not queryable/i.test(text)) {
+    // while connecting: the peer hung up mid-handshake; afterwards: the session is gone
+    return { problem: /Failed to connect/.test(text) ? "timeout" : "session-terminated", code: undefined, detail: text }
+  }
   return { problem: "other", code: [...chain].reverse().map(codeOf).find((c) => c !== undefined), detail: text }
 }
 

@@ -25,7 +25,8 @@ export const reasons = [
   "unauthorized",
   "server-error",
   "unexpected-status",
-  "network-error"
+  "network-error",
+  "no-cassettes"
 ] as const
 
 /** Why a row did not pass. */

@@ -3,6 +3,7 @@
  * running lanes with a bounded, backing-off retry), turned into a shared lock for a running lane without
  * letting go in between, and watched, so that losing the session is noticed the moment it happens.
  */
+import type { Connection } from "@effect/sql/SqlConnection"
 import type { Statement } from "@effect/sql/Statement"
 import type { PgClient } from "@effect/sql-pg"
 import { Data, Duration, Effect, Schedule } from "effect"
@@ -13,6 +14,12 @@ export const lockNamespace = 0x574c5253
 
 /** Runs a statement on the reserved session (never on the pool: its only connection is the session). */
 export type Run = <A extends object>(statement: Statement<A>) => Effect.Effect<ReadonlyArray<A>, unknown>
+
+/** Runs compiled statements on a reserved connection. */
+export const runOn = (connection: Connection): Run => (statement) => {
+  const [text, params] = statement.compile()
+  return connection.execute(text, params, undefined) as Effect.Effect<ReadonlyArray<never>, unknown>
+}
 
 /** The lock is held by another session; retried until the lock timeout. */
 export class LockBusy extends Data.TaggedError("LockBusy")<{}> {}

@@ -4,10 +4,10 @@
  * {@link StepFailure} that `DatabaseReset` turns into its error; nothing here decides the order.
  */
 import type { PgClient } from "@effect/sql-pg"
-import { Data, Effect } from "effect"
+import { Data, Duration, Effect, type Scope } from "effect"
 import { describeInventory, type Inventory } from "./databaseInventory.js"
-import type { Classified } from "./pgError.js"
-import { type Run, sessionColumns } from "./resetLock.js"
+import { type Classified, classify } from "./pgError.js"
+import { acquireExclusive, holders, LockBusy, NoCreatedb, releaseExclusive, type Run, sessionColumns } from "./resetLock.js"
 import { describeSession, type ResetReason, type SessionInfo } from "./resetMessage.js"
 import { confirmDropVariable } from "./variables.js"
 
@@ -71,11 +71,45 @@ export const reasonFor = (classified: Classified, step: string, detail: string):
   }
 }
 
+/** Turns a connection or statement failure at `step` about `subject` into a step failure. */
+export const onFailure: OnFailure = (step, subject) => (effect) =>
+  Effect.mapError(effect, (cause) => {
+    const classified = classify(cause)
+    const detail = classified.detail.replace(/^PgClient: Failed to connect \| /, "")
+    return new StepFailure({ reason: reasonFor(classified, step, detail), step, subject, detail, code: classified.code })
+  })
+
 /** Maps a statement's failure at `step` about `subject`. */
 export type OnFailure = (
   step: string,
   subject: string
 ) => <A, R>(effect: Effect.Effect<A, unknown, R>) => Effect.Effect<A, StepFailure, R>
+
+/** Step "lock": the exclusive reset lock, released with the scope (unless a lane turns it shared first). */
+export const lock = (
+  session: Session,
+  ctx: Context,
+  timeout: Duration.DurationInput,
+  on: OnFailure
+): Effect.Effect<number, StepFailure, Scope.Scope> =>
+  Effect.gen(function*() {
+    const { run, sql } = session
+    const [waited, outcome] = yield* Effect.timed(Effect.either(acquireExclusive(sql, run, ctx.database, timeout)))
+    if (outcome._tag === "Right") {
+      yield* Effect.addFinalizer(() => Effect.ignore(releaseExclusive(sql, run, ctx.database)))
+      return Duration.toMillis(waited)
+    }
+    const error = outcome.left
+    if (error instanceof NoCreatedb) return yield* new StepFailure({ reason: "missing-createdb", step: "lock" })
+    if (!(error instanceof LockBusy)) return yield* on("lock", ctx.maintenance)(Effect.fail(error))
+    const sessions = yield* holders<SessionInfo>(sql, run, ctx.database).pipe(on("lock", ctx.maintenance))
+    return yield* new StepFailure({
+      reason: "lock-timeout",
+      step: "lock",
+      detail: `waited ${Math.round(Duration.toMillis(waited))} ms`,
+      sessions
+    })
+  })
 
 interface DatabaseRow {
   readonly name: string
@@ -116,7 +150,7 @@ export const inspect = (
     const templateRow = existing.find((d) => d.name === ctx.template)
     const notOwned = existing.find((d) => !d.owned && (d.name === ctx.database || d.name === ctx.template))
     if (notOwned !== undefined) return yield* new StepFailure({ reason: "not-owner", step: "inspect", subject: notOwned.name })
-    const adoption = yield* classify(current, ctx, confirmDrop, inventory)
+    const adoption = yield* standing(current, ctx, confirmDrop, inventory)
     const connected = current === undefined ? [] : yield* run(sql<SessionInfo>`SELECT ${sql.literal(sessionColumns)}
       FROM pg_stat_activity WHERE datname = ${ctx.database} AND pid <> pg_backend_pid() ORDER BY backend_start`).pipe(
       on("inspect", ctx.database)
@@ -126,7 +160,7 @@ export const inspect = (
   })
 
 /** The existing database's standing: only a marked one, a confirmed one or an empty one may be dropped. */
-const classify = (
+const standing = (
   current: DatabaseRow | undefined,
   ctx: Context,
   confirmDrop: string | undefined,

@@ -82,22 +82,45 @@ export const childrenFirst = (
   }
 }
 
-/** Deletes every row written after the baseline, children first, in one transaction; returns what went. */
-export const sweep = (sql: SqlClient.SqlClient, base: string, tables: ReadonlyArray<string>): Effect.Effect<Rows, SqlError> =>
+/** The single-column primary key of a table (quoted), if it has one. */
+const primaryKey = (sql: SqlClient.SqlClient, table: string) =>
+  Effect.map(
+    sql<{ column: string }>`SELECT quote_ident(a.attname) AS column FROM pg_index i
+      JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+      WHERE i.indrelid = ${table}::regclass AND i.indisprimary AND i.indnatts = 1`,
+    (rows) => rows[0]?.column
+  )
+
+/** Deletes one table's rows written after the baseline, except those whose primary key is in `keep`. */
+const sweepTable = (sql: SqlClient.SqlClient, base: string, table: string, keep: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const key = keep.length === 0 ? undefined : yield* primaryKey(sql, table)
+    const except = key === undefined ? "" : ` AND NOT (${key}::text = ANY($2::text[]))`
+    // `table` and `key` are the server's own quoting of catalog names
+    const [row] = yield* sql.unsafe<{ n: string }>(
+      `WITH gone AS (DELETE FROM ${table} WHERE ${writtenSince("$1")}${except} RETURNING 1) SELECT count(*) AS n FROM gone`,
+      key === undefined ? [base] : [base, keep]
+    )
+    return Number(row?.n ?? 0)
+  })
+
+/**
+ * Deletes every row written after the baseline, children first, in one transaction; returns what went.
+ * `keep` names rows to leave, per table, by primary key (tables with a single-column key).
+ */
+export const sweep = (
+  sql: SqlClient.SqlClient,
+  base: string,
+  tables: ReadonlyArray<string>,
+  keep: (table: string) => ReadonlyArray<string> = () => []
+): Effect.Effect<Rows, SqlError> =>
   tables.length === 0
     ? Effect.succeed({})
     : sql.withTransaction(
       Effect.gen(function*() {
         const order = childrenFirst(tables, yield* references(sql, tables))
         const deleted: Rows = {}
-        for (const table of order) {
-          // `table` is the server's own quoting of a catalog name (format('%I.%I'))
-          const [row] = yield* sql.unsafe<{ n: string }>(
-            `WITH gone AS (DELETE FROM ${table} WHERE ${writtenSince("$1")} RETURNING 1) SELECT count(*) AS n FROM gone`,
-            [base]
-          )
-          deleted[table] = Number(row?.n ?? 0)
-        }
+        for (const table of order) deleted[table] = yield* sweepTable(sql, base, table, keep(table))
         return deleted
       })
     )

@@ -7,6 +7,9 @@
 import { Effect, Exit, Scope } from "effect"
 import { resolve } from "node:path"
 import type { TestProject } from "vitest/node"
+import * as ExternalCalls from "../ExternalCalls.js"
+import * as HttpRecorder from "../HttpRecorder.js"
+import { renderCause } from "../internal/render.js"
 import * as Lane from "../Lane.js"
 import { colourFor } from "../internal/terminal.js"
 import * as RunId from "../RunId.js"
@@ -35,20 +38,27 @@ const stopWhenLost = (project: TestProject, protection: Lane.Protection, scope: 
 export const start = async (project: TestProject): Promise<() => Promise<void>> => {
   const scope = Effect.runSync(Scope.make())
   const reportDir = resolve(process.env.WORKFLOW_LIVE_REPORT_DIR || ".workflow-live")
+  const external = await Effect.runPromiseExit(ExternalCalls.settings())
+  if (Exit.isFailure(external)) {
+    process.stderr.write(`\nworkflow-live: the lane did not start.\n\n${renderCause(external.cause)}\n\n`)
+    process.exit(1)
+  }
   const lane = await Effect.runPromise(
-    Lane.make({ reportDir, colour: colourFor(process.stderr), print })
+    Lane.make({ reportDir, colour: colourFor(process.stderr), print, external: external.value })
   )
   await Effect.runPromise(Scope.extend(Lane.prepare(lane), scope))
   const snap = await Effect.runPromise(Lane.snapshot(lane))
   if (!Lane.isReady(snap)) {
-    // Vitest would bury a thrown error under "No test files found": print ours and stop here
-    process.stderr.write(`\nworkflow-live: the lane did not start.\n\n${snap.stopped?.detail ?? ""}\n\n`)
-    await Effect.runPromise(Scope.close(scope, Exit.void))
+    // the report says where it stopped; Vitest would bury a thrown error under "No test files found":
+    // print ours and stop here
+    await Effect.runPromise(Lane.finish(lane, { _tag: "NotRun" }).pipe(Effect.ensuring(Scope.close(scope, Exit.void))))
+    process.stderr.write(`\nworkflow-live: the lane did not start.\n`)
     process.exit(1)
   }
   project.provide(RunId.provideKey, snap.runId!)
   if (snap.protection !== undefined) stopWhenLost(project, snap.protection, scope)
   if (snap.skip !== undefined) project.provide(skipKey, snap.skip)
+  if (snap.external !== undefined) project.provide(HttpRecorder.provideKey, snap.external.provided)
   const started = performance.now()
   return async () => {
     const vitest = project.vitest

@@ -7,7 +7,7 @@
  */
 import { Effect, Exit, Runtime } from "effect"
 import * as Lane from "../Lane.js"
-import type * as LaneReport from "../LaneReport.js"
+import * as LaneReport from "../LaneReport.js"
 import { setLaneExitCode } from "../internal/exitCode.js"
 import { receivedSignal } from "../internal/signals.js"
 import type { VitestArgs } from "./args.js"
@@ -16,18 +16,6 @@ import * as Start from "./start.js"
 /** A lane run. */
 export interface Options extends Lane.Options {
   readonly args: VitestArgs
-}
-
-const empty: LaneReport.Tests = {
-  passed: 0,
-  failed: 0,
-  errors: 0,
-  skipped: 0,
-  notSelected: 0,
-  cases: [],
-  runErrors: [],
-  running: [],
-  externalCalls: {}
 }
 
 const watchPass = (lane: Lane.Lane, tests: LaneReport.Tests, ms: number): Effect.Effect<void> =>
@@ -52,6 +40,7 @@ const runTests = (
         args: options.args,
         runId: snap.runId!,
         skip: snap.skip,
+        http: snap.external?.provided,
         watch: options.args.watch,
         // watch mode: each pass is judged, leak-checked, swept and reported before the next one starts
         onPass: options.args.watch ? (tests, ms) => Runtime.runPromise(runtime)(watchPass(lane, tests, ms)) : undefined
@@ -67,7 +56,7 @@ const runTests = (
     }
     const error = exit.cause._tag === "Fail" ? exit.cause.error : undefined
     const message = error instanceof Error ? error.message : String(error ?? exit.cause)
-    return { _tag: "Failed", message, tests: progress?.current() ?? empty, ms } as const
+    return { _tag: "Failed", message, tests: progress?.current() ?? LaneReport.noTests, ms } as const
   })
 
 /**

@@ -8,7 +8,8 @@
 import { Data, Duration, Effect, type Scope } from "effect"
 import type { SerializedError } from "vitest"
 import type { TestCase, TestModule, Vitest } from "vitest/node"
-import type * as LaneReport from "../LaneReport.js"
+import * as HttpRecorder from "../HttpRecorder.js"
+import * as LaneReport from "../LaneReport.js"
 import * as RunId from "../RunId.js"
 import type { VitestArgs } from "./args.js"
 import * as Handoff from "./handoff.js"
@@ -39,6 +40,8 @@ export interface Options {
   readonly args: VitestArgs
   readonly runId: string
   readonly skip: string | undefined
+  /** What the workers' HTTP recorder needs (the run's mode and ledger); absent: calls are not recorded or counted. */
+  readonly http?: HttpRecorder.Provided | undefined
   /** Watch mode: rerun on change until interrupted; `onPass` runs after each pass, before the next. */
   readonly watch: boolean
   readonly onPass?: ((tests: LaneReport.Tests, ms: number) => Promise<void>) | undefined
@@ -153,6 +156,7 @@ const handOver = (vitest: Vitest, options: Options): void => {
   for (const project of vitest.projects) {
     project.provide(RunId.provideKey, options.runId)
     if (options.skip !== undefined) project.provide(skipKey, options.skip)
+    if (options.http !== undefined) project.provide(HttpRecorder.provideKey, options.http)
   }
 }
 
@@ -175,13 +179,19 @@ export const run = (options: Options, progress: (p: Progress) => void = () => {}
       Effect.sync(() => process.on("unhandledRejection", onRejection)),
       () => Effect.sync(() => process.off("unhandledRejection", onRejection))
     )
+    const { TestsNotFoundError } = yield* Effect.promise(() => import("vitest/node"))
     const started = vitest.start([...options.args.filters])
-    yield* Effect.tryPromise({
-      try: () => started,
-      catch: (e) => new VitestStartError({ reason: "vitest-crashed", detail: e instanceof Error ? e.message : String(e) })
-    }).pipe(Effect.onInterrupt(() => cancel(vitest, started, collector.freeze)))
+    // no file matched the filters: a run in which no test ran, which the verdict fails as such
+    const found = yield* Effect.tryPromise({ try: () => started.then(() => true), catch: (e) => e }).pipe(
+      Effect.catchAll((e) =>
+        e instanceof TestsNotFoundError
+          ? Effect.succeed(false)
+          : Effect.fail(new VitestStartError({ reason: "vitest-crashed", detail: e instanceof Error ? e.message : String(e) }))
+      ),
+      Effect.onInterrupt(() => cancel(vitest, started, collector.freeze))
+    )
     if (options.watch) yield* Effect.never
-    const tests = collector.last()
+    const tests = found ? collector.last() : LaneReport.noTests
     if (tests === null) return yield* new VitestStartError({ reason: "vitest-crashed", detail: "the run ended without results" })
     return rejections.length === 0 ? tests : {
       ...tests,

@@ -10,6 +10,7 @@ import * as TestDatabase from "../support/testDatabase.js"
 // Only loopback addresses, and only this file's own names.
 const database = "wl_it_reset_conn"
 const role = "wl_it_reset_nocreatedb"
+const limited = "wl_it_reset_nolimit"
 
 const resetWith = async (dsn: string, options: DatabaseReset.Options = {}) => {
   const target = await Effect.runPromise(DsnGuard.verify(Option.some(Redacted.make(dsn)), {}, { database }))
@@ -51,7 +52,27 @@ afterAll(async () => {
   await Effect.runPromise(Scope.close(embeddedScope, Exit.void))
   await dropDatabases([database], [`${database}__tpl_`])
   await withClient("postgres", (c) => c.query(`DROP ROLE IF EXISTS ${role}`))
+  await withClient("postgres", (c) => c.query(`DROP ROLE IF EXISTS ${limited}`))
 })
+
+/** A PostgreSQL wire-protocol error answer: `FATAL <code> <message>`, as a server sends it before closing. */
+const fatal = (code: string, message: string): Buffer => {
+  const fields = Buffer.concat([
+    Buffer.from(`SFATAL\0VFATAL\0C${code}\0M${message}\0`, "utf8"),
+    Buffer.from([0])
+  ])
+  const head = Buffer.alloc(5)
+  head.write("E", 0)
+  head.writeInt32BE(fields.length + 4, 1)
+  return Buffer.concat([head, fields])
+}
+
+/** A server that answers every connection's startup with one FATAL error, as PostgreSQL does while starting up. */
+const answering = (code: string, message: string) =>
+  listen((socket) => {
+    socket.once("data", () => socket.end(fatal(code, message)))
+    socket.on("error", () => {})
+  })
 
 describe("DatabaseReset connection failures, each with its own reason", () => {
   it("a closed port is connection-refused", async () => {
@@ -106,5 +127,28 @@ describe("DatabaseReset connection failures, each with its own reason", () => {
     const error = failureOf(await resetWith(TestDatabase.url(database, { user: role, password: TestDatabase.secret })))
     expect(error.reason).toBe("missing-createdb")
     expect(error.message).toContain(`ALTER ROLE "${role}" CREATEDB;`)
+  })
+
+  it("a server starting up or shutting down (57P03) is server-unavailable, with a fix that says to wait for it", async () => {
+    const { server, port } = await answering("57P03", "the database system is starting up")
+    try {
+      const error = failureOf(await resetWith(`postgres://postgres@127.0.0.1:${port}/${database}`))
+      expect(error.reason).toBe("server-unavailable")
+      expect(error.message).toContain("the database system is starting up")
+      expect(error.message).toContain(`pg_isready -h 127.0.0.1 -p ${port}`)
+      expect(error.message).not.toContain("see the driver's error above")
+    } finally {
+      await new Promise((resolve) => server.close(resolve))
+    }
+  })
+
+  it("no free connection slot (53300) is too-many-connections, with a fix", async () => {
+    const password = TestDatabase.server.password === undefined ? "" : ` PASSWORD '${TestDatabase.server.password}'`
+    await withClient("postgres", (c) => c.query(`DROP ROLE IF EXISTS ${limited}; CREATE ROLE ${limited} LOGIN CREATEDB CONNECTION LIMIT 0${password}`))
+    const error = failureOf(await resetWith(TestDatabase.url(database, { user: limited })))
+    expect(error.reason).toBe("too-many-connections")
+    expect(error.code).toBe("53300")
+    expect(error.message).toContain("close idle sessions")
+    expect(error.message).not.toContain("see the driver's error above")
   })
 })

@@ -15,8 +15,9 @@ import * as TestDatabase from "../support/testDatabase.js"
 // This file's own names; nothing else is ever dropped here.
 const unmarked = "wl_it_safety_unmarked"
 const migrated = "wl_it_safety_migrations"
+const ended = "wl_it_safety_session"
 const role = "wl_it_safety_owner"
-const ours = [unmarked, migrated]
+const ours = [unmarked, migrated, ended]
 const cleanup = async () => {
   await dropDatabases(ours, ours.map(Migrations.templatePrefix))
   await withClient("postgres", (c) => c.query(`DROP ROLE IF EXISTS ${role}`))
@@ -134,6 +135,21 @@ describe("an unmarked database is dropped only when it holds nothing, or when co
     const adopted = await resetAs(unmarked, {}, role)
     if (Exit.isFailure(adopted)) throw new Error(Cause.pretty(adopted.cause))
     expect(adopted.value.steps.find((s) => s.name === "inspect")?.detail).toContain("unmarked but empty (no object in it), adopted")
+  })
+})
+
+describe("a reset whose own session is ended midway", () => {
+  it("stops with session-terminated, naming the step, and the next reset recovers", async () => {
+    const killOwnSession = (step: DatabaseReset.Step) =>
+      step.name !== "drop" ? Effect.void : Effect.promise(() =>
+        withClient("postgres", (c) =>
+          c.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1", [DatabaseReset.applicationName])))
+    const error = failureOf(await resetAs(ended, { onStep: killOwnSession }))
+    expect(error.reason).toBe("session-terminated")
+    expect(error.message).toMatch(/failed at step "(create|clone)"/)
+    expect(error.message).toContain("the server ended the reset's own session")
+    const recovered = await resetAs(ended)
+    expect(Exit.isSuccess(recovered)).toBe(true)
   })
 })
 

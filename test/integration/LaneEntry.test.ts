@@ -5,22 +5,17 @@
  * every connection: a refused DSN must leave it untouched.
  */
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
-import { execFile } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
 import { createServer, type Server, type Socket } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import * as Cli from "../support/cli.js"
 
-const root = new URL("../../", import.meta.url).pathname
 const VAR = "TENDERBOT_WORKFLOW_DB_DSN"
 const W = "tenderbot_workflow_test"
 const SECRET = "SECRET"
 
-interface Outcome {
-  readonly code: number | null
-  readonly output: string
-  readonly ms: number
-}
+type Outcome = Cli.Outcome
 
 let listener: Server
 let port = 0
@@ -66,13 +61,7 @@ const cleanEnv = (env: Record<string, string>): NodeJS.ProcessEnv => {
 }
 
 const spawn = (command: string, args: ReadonlyArray<string>, env: Record<string, string>): Promise<Outcome> =>
-  new Promise((resolve) => {
-    const started = performance.now()
-    execFile(command, [...args], { cwd: root, env: cleanEnv(env), timeout: 60_000 }, (error, stdout, stderr) => {
-      const code = error === null ? 0 : typeof error.code === "number" ? error.code : null
-      resolve({ code, output: `${stdout}\n${stderr}`, ms: performance.now() - started })
-    })
-  })
+  Cli.run(command, args, { baseEnv: cleanEnv(env), timeoutMs: 60_000 })
 
 const target = (env: Record<string, string>) => spawn("node", ["bin/workflow-live.js", "target"], env)
 const lane = (env: Record<string, string>) =>
@@ -236,7 +225,7 @@ describe("the mise task", () => {
   it("`mise tasks` lists the four lane tasks, each with a description", async () => {
     const outcome = await spawn("node_modules/.bin/mise", ["tasks", "--json"], {})
     expect(outcome.code, outcome.output).toBe(0)
-    const tasks = JSON.parse(outcome.output) as Array<{ name: string; aliases: Array<string>; description: string }>
+    const tasks = JSON.parse(outcome.stdout) as Array<{ name: string; aliases: Array<string>; description: string }>
     const byName = new Map(tasks.map((task) => [task.name, task]))
     for (const name of ["test", "test-integration", "test:workflow-live", "check"]) {
       expect(byName.get(name)?.description ?? "", name).toMatch(/\w{4,}.*\w{4,}/)
@@ -254,7 +243,7 @@ describe("plain Vitest never reaches the live lane", () => {
       [VAR]: `postgres://postgres@127.0.0.1:${port}/${W}`
     })
     expect(outcome.code, outcome.output).toBe(0)
-    return JSON.parse(outcome.output.slice(outcome.output.indexOf("["), outcome.output.lastIndexOf("]") + 1))
+    return JSON.parse(outcome.stdout.slice(outcome.stdout.indexOf("["), outcome.stdout.lastIndexOf("]") + 1))
   }
 
   it("`vitest list` (all projects) and `--project unit` include no live file; asking by name does", async () => {

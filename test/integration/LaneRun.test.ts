@@ -7,6 +7,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
 import * as Cli from "../support/cli.js"
+import * as HttpServer from "../support/httpServer.js"
 import { laneDsn, probeConfig, readReport, rowsOfRun, rowsPerTable } from "../support/lane.js"
 import { ensureSentinels, fingerprint, withClient } from "../support/sentinels.js"
 import * as TestDatabase from "../support/testDatabase.js"
@@ -146,6 +147,35 @@ describe("workflow-live run interrupted mid-test", () => {
     expect(report.exitCode).toBe(143)
     expect(report.swept).not.toBeNull()
   }, 150_000)
+})
+
+describe("workflow-live run interrupted before its tests", () => {
+  it("Ctrl-C during preflight: the phase it stopped in, nothing to sweep, exit 130", async () => {
+    const slowApi = await HttpServer.start({ delayMs: 20_000 })
+    try {
+      const reportDir = join(dir, "early")
+      const lane = Cli.startWorkflowLive(["run", "--report-dir", reportDir], {
+        env: {
+          TENDERBOT_WORKFLOW_DB_DSN: laneDsn(),
+          TENDERBOT_TENDERS_API_URL: slowApi.url,
+          TENDERBOT_LLM_BASE_URL: slowApi.url,
+          TENDERBOT_LLM_API_KEY: "a-key"
+        }
+      })
+      await Cli.waitFor(() => slowApi.received.length > 0, 60_000, "preflight's probe")
+      lane.kill("SIGINT", true)
+      const { code, output } = await lane.exited
+      expect(code, output).toBe(130)
+      expect(output).toMatch(/✗ preflight .*interrupted/)
+      expect(output).not.toMatch(/[✓✗] (reset|tests)/)
+      expect(output.match(/INTERRUPTED/g), output).toHaveLength(1)
+      expect(output).toContain("by SIGINT during preflight; nothing to sweep (no test had started); exit 130")
+      expect(output).not.toMatch(/FiberFailure|An error has occurred/)
+      expect(readReport(reportDir)).toMatchObject({ outcome: "interrupted", exitCode: 130, tests: null })
+    } finally {
+      await slowApi.close()
+    }
+  }, 120_000)
 })
 
 describe("after a lane was killed", () => {

@@ -96,6 +96,14 @@ describe("the lane fails when its tests did not all run and pass", () => {
     expect(run.output).toContain("the selection ran no test")
   }, 120_000)
 
+  it("a file filter that matches no file fails the lane the same way", async () => {
+    const run = await lane("no-file", ["no-such-probe-file"])
+    expectFailedEverywhere(run, "tests")
+    expect(run.report.tests).toMatchObject({ passed: 0, failed: 0, skipped: 0 })
+    expect(run.output).toContain("the selection ran no test")
+    expect(run.output).not.toContain("vitest-crashed")
+  }, 120_000)
+
   it("a failing test fails the tests phase; the leak check and sweep pass, in all five outputs", async () => {
     const run = await lane("failing-test", ["failing-test"])
     expectFailedEverywhere(run, "tests")

@@ -56,6 +56,22 @@ const silentPort = Effect.acquireRelease(
   })
 ).pipe(Effect.map(({ server }) => (server.address() as AddressInfo).port))
 
+/** A port whose "server" answers every startup with `FATAL 57P03 the database system is starting up`. */
+const startingUp = Effect.acquireRelease(
+  Effect.async<Server>((resume) => {
+    const fields = Buffer.from("SFATAL\0VFATAL\0C57P03\0Mthe database system is starting up\0\0", "utf8")
+    const head = Buffer.alloc(5)
+    head.write("E", 0)
+    head.writeInt32BE(fields.length + 4, 1)
+    const server = createServer((socket) => {
+      socket.once("data", () => socket.end(Buffer.concat([head, fields])))
+      socket.on("error", () => {})
+    })
+    server.listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
+  }),
+  (server) => Effect.async<void>((resume) => void server.close(() => resume(Effect.void)))
+).pipe(Effect.map((server) => (server.address() as AddressInfo).port))
+
 const reportDir = mkdtempSync(join(tmpdir(), "wl-preflight-"))
 
 const run = (
@@ -299,6 +315,21 @@ describe("Preflight", () => {
       expect(neverAnswers.verdict).toBe("fail")
       expect(neverAnswers.skipReason).toBeUndefined()
       expectNoSecrets(...outputs(unknownHost), ...outputs(neverAnswers))
+    }))
+
+  it.scopedLive("a server that is starting up fails with server-unavailable and a real fix, even under skip", () =>
+    Effect.gen(function*() {
+      const { env } = yield* healthyApis
+      const port = yield* startingUp
+      const report = yield* run({
+        ...env,
+        TENDERBOT_WORKFLOW_DB_DSN: `postgres://${TestDatabase.server.user}:${dsnPassword}@127.0.0.1:${port}/${database}`,
+        WORKFLOW_LIVE_ON_MISSING: "skip"
+      })
+      expect(row(report, "database server")).toMatchObject({ status: "fail", reason: "server-unavailable", skippable: false })
+      expect(row(report, "database server").fix).toContain(`pg_isready -h 127.0.0.1 -p ${port}`)
+      expect(report.verdict).toBe("fail")
+      expectNoSecrets(...outputs(report))
     }))
 
   it.scopedLive("counts free connections without its own (on a server nobody else uses)", () =>

@@ -42,6 +42,26 @@ describe("StandIns", () => {
       expect(standIns.stats()).toEqual({ llm: { calls: 3, completions: 0, unauthorized: 2 }, tenders: { calls: 2 } })
     }))
 
+  it.scoped("chat completions name the model asked for and report OpenAI-style usage", () =>
+    Effect.gen(function*() {
+      const standIns = yield* StandIns.make({ llmApiKey: "k-123" })
+      const messages = [
+        { role: "system", content: "Summarise the tender in one sentence." },
+        { role: "user", content: "Title: Bridge repair\nBuyer: Stadt Ulm" }
+      ]
+      const body = yield* Effect.promise(() =>
+        fetch(`${standIns.llmBaseUrl}/chat/completions`, {
+          method: "POST",
+          headers: { authorization: "Bearer k-123", "content-type": "application/json" },
+          body: JSON.stringify({ model: "gpt-4o-mini", messages })
+        }).then((r) => r.json() as Promise<{ model: string; usage: Record<string, number> }>)
+      )
+      expect(body.model).toBe("gpt-4o-mini")
+      // 3 + (4 + 37/4) + (4 + 37/4) prompt tokens; "Bridge repair, for Stadt Ulm." is 29 characters
+      expect(body.usage).toEqual({ prompt_tokens: 29, completion_tokens: 7, total_tokens: 36 })
+      expect(StandIns.usageFor(messages, "Bridge repair, for Stadt Ulm.")).toEqual(body.usage)
+    }))
+
   it.scoped("stop listening when their scope closes", () =>
     Effect.gen(function*() {
       const url = yield* Effect.scoped(Effect.map(StandIns.make(), (s) => `${new URL(s.llmBaseUrl).origin}/health`))
@@ -69,7 +89,8 @@ layer(Suite, { excludeTestServices: true })("the tender-alert job against the st
         tendersApiUrl: standIns.tendersApiUrl,
         llmBaseUrl: standIns.llmBaseUrl,
         llmApiKey: Redacted.make(key),
-        llmModel: "stand-in-summary-1"
+        llmModel: "stand-in-summary-1",
+        systemPrompt: TenderAlert.defaultSystemPrompt
       }),
       FetchHttpClient.layer
     )

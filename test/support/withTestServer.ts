@@ -4,6 +4,7 @@
  * removes a throwaway server at the end, also on Ctrl-C. Steps:
  *   integration  the integration lane (`vitest run --project integration`)
  *   live         the workflow-live lane with local API stand-ins on the server's tenderbot_workflow_test
+ *   replay       the workflow-live lane answered from the committed cassettes (no API variable, no network)
  * Further arguments (after an optional `--`) go to the last step: they are Vitest's.
  */
 import { Effect, Exit, Redacted, Scope } from "effect"
@@ -21,6 +22,17 @@ const steps: Record<string, (server: string, args: ReadonlyArray<string>) => { c
     command: process.execPath,
     args: ["bin/workflow-live.js", "run", "--stand-ins", ...(args.length === 0 ? [] : ["--", ...args])],
     env: { TENDERBOT_WORKFLOW_DB_DSN: `${server}/tenderbot_workflow_test` }
+  }),
+  // the committed cassettes still answer every call of the suite, with no API variable and no network
+  replay: (server, args) => ({
+    command: process.execPath,
+    args: ["bin/workflow-live.js", "run", "--http=replay", ...(args.length === 0 ? [] : ["--", ...args])],
+    env: {
+      TENDERBOT_WORKFLOW_DB_DSN: `${server}/tenderbot_workflow_test`,
+      TENDERBOT_LLM_BASE_URL: "",
+      TENDERBOT_LLM_API_KEY: "",
+      TENDERBOT_TENDERS_API_URL: ""
+    }
   })
 }
 

@@ -2,9 +2,11 @@
 import { readFileSync } from "node:fs"
 import { describe, expect, it } from "vitest"
 import * as DatabaseReset from "../../src/DatabaseReset.js"
+import * as CostLedger from "../../src/CostLedger.js"
 import * as DbAssert from "../../src/DbAssert.js"
 import * as DsnGuard from "../../src/DsnGuard.js"
 import * as Fixtures from "../../src/Fixtures.js"
+import * as HttpRecorder from "../../src/HttpRecorder.js"
 import * as EmbeddedPostgres from "../../src/internal/embeddedPostgres.js"
 import * as Lane from "../../src/Lane.js"
 import * as LaneInput from "../../src/LaneInput.js"
@@ -32,7 +34,10 @@ const catalogue: Record<string, ReadonlyArray<string>> = {
   LeakCheckError: LeakCheck.reasons,
   VitestArgsError: VitestArgs.reasons,
   VitestStartError: VitestStart.reasons,
-  EmbeddedPostgresError: EmbeddedPostgres.steps
+  EmbeddedPostgresError: EmbeddedPostgres.steps,
+  HttpRecorderError: HttpRecorder.reasons,
+  CostLedgerError: CostLedger.reasons,
+  BudgetExceeded: CostLedger.budgetReasons
 }
 
 describe("docs/troubleshooting.md", () => {

@@ -1,0 +1,199 @@
+/**
+ * One test file's recorder in a worker: which test is running, the calls' order within it, what failed
+ * it, and the dispatchers that answer its calls (an undici Agent live, one recording SnapshotAgent per
+ * test, one playback SnapshotAgent per file). `open` installs it as the global dispatcher (and, in
+ * replay, the guard on outgoing connections); `close` puts everything back and writes the cassette.
+ * The errors it raises are made by the caller (`failures`), so their types stay in the public modules.
+ */
+import { Agent, type Dispatcher, getGlobalDispatcher, setGlobalDispatcher, type SnapshotAgent } from "undici"
+import { type Canon, type CanonicalRequest, canonicalUrl, type Cassette, type Interaction, matchOptions } from "./cassette.js"
+import * as Store from "./cassetteStore.js"
+import * as EgressGuard from "./egressGuard.js"
+import * as Ledger from "./ledgerChannel.js"
+import type { Candidate } from "./nearestRequest.js"
+import * as NodeHttpCalls from "./nodeHttpCalls.js"
+import { RecordingDispatcher, type TestName } from "./recordingDispatcher.js"
+
+/** The name calls outside any test (a suite's `beforeAll`, a layer) are kept under. */
+export const outsideTest = "(outside a test)"
+
+/** How the caller turns each failure into its own typed error. */
+export interface Failures {
+  readonly noRecording: (request: CanonicalRequest, test: TestName, candidates: ReadonlyArray<Candidate>) => Error
+  readonly escaped: (destination: EgressGuard.Destination, test: TestName) => Error
+  readonly refused: (request: CanonicalRequest, test: TestName, refusal: Ledger.Refusal) => Error
+  readonly unreachable: (detail: string) => Error
+  readonly unwritable: (detail: string) => Error
+}
+
+/** What a file's recorder is opened with. */
+export interface Options {
+  readonly mode: "live" | "record" | "replay"
+  readonly canon: Canon
+  /** The test file, relative to the working directory (the first part of every test's name). */
+  readonly file: string
+  readonly cassettePath: string
+  /** The file's cassette (record: to merge into; replay: to answer from); `undefined` live. */
+  readonly cassette: Cassette | undefined
+  readonly ledger: string
+  /** Replay: the connections that may still be opened (the workflow database). */
+  readonly allowed: (destination: EgressGuard.Destination) => boolean
+  readonly failures: Failures
+}
+
+/** A test file's recorder. */
+export interface Recorder {
+  /** The test that starts: its calls are keyed to it. */
+  readonly beginTest: (name: string) => void
+  /** Ends the test: keeps its recording; returns the errors that fail it (no recording, escaped, budget). */
+  readonly endTest: () => Promise<ReadonlyArray<Error>>
+  /** Writes the cassette (record), puts the previous dispatcher back, waits for the ledger. */
+  readonly close: () => Promise<void>
+}
+
+/** Which test is running, each test's call count, and the errors that will fail it. */
+const tracker = (file: string, channel: Ledger.LedgerClient) => {
+  const name = (key: string): TestName => ({ key, full: `${file} > ${key}` })
+  const problems = new Map<string, Array<Error>>()
+  const sequence = new Map<string, number>()
+  let current = name(outsideTest)
+  return {
+    name,
+    current: () => current,
+    begin: (key: string) => void (current = name(key)),
+    end: () => void (current = name(outsideTest)),
+    next: (test: TestName): number => {
+      sequence.set(test.full, (sequence.get(test.full) ?? 0) + 1)
+      return sequence.get(test.full)!
+    },
+    remember: (test: TestName, error: Error, reason: string): Error => {
+      problems.set(test.key, [...(problems.get(test.key) ?? []), error])
+      channel.problem({ test: test.full, reason, message: error.message })
+      return error
+    },
+    take: (key: string): ReadonlyArray<Error> => {
+      const errors = problems.get(key) ?? []
+      problems.delete(key)
+      return errors
+    }
+  }
+}
+
+type Tracker = ReturnType<typeof tracker>
+
+// live and record: node:http calls bypass fetch, so they are neither recorded nor held back, only counted
+const watchNodeHttp = (canon: Canon, channel: Ledger.LedgerClient, t: Tracker): () => void =>
+  NodeHttpCalls.watch((call) => {
+    const test = t.current()
+    const url = canonicalUrl(canon, call.url).split("?")[0]!
+    const variable = /^(\{[A-Za-z0-9_]+\})(.*)$/.exec(url)
+    const parsed = variable === null ? new URL(url) : undefined
+    channel.settle(undefined, {
+      test: test.full,
+      method: call.method,
+      origin: variable?.[1] ?? parsed!.origin,
+      path: variable === null ? parsed!.pathname : variable[2] || "/",
+      mode: "live",
+      seq: t.next(test),
+      status: call.status,
+      durationMs: call.durationMs,
+      model: undefined,
+      inputTokens: undefined,
+      outputTokens: undefined
+    })
+  })
+
+/** The dispatcher that answers the file's calls, failing them with the caller's errors. */
+const dispatcherFor = (
+  o: Options,
+  t: Tracker,
+  channel: Ledger.LedgerClient,
+  inner: (test: TestName) => Dispatcher,
+  playback: Store.Playback | undefined
+): RecordingDispatcher =>
+  new RecordingDispatcher({
+    mode: o.mode,
+    canon: o.canon,
+    ledger: {
+      ...channel,
+      reserve: (call) =>
+        channel.reserve(call).catch((error: Error) => {
+          throw t.remember(t.current(), o.failures.unreachable(error.message), "ledger-unreachable")
+        })
+    },
+    test: t.current,
+    next: t.next,
+    inner,
+    lookup: (request, test) => {
+      const options = matchOptions(request, test.key)
+      return playback!.has(options)
+        ? options
+        : t.remember(test, o.failures.noRecording(request, test, playback!.candidates), "no-recording")
+    },
+    refused: (request, test, refusal) => t.remember(test, o.failures.refused(request, test, refusal), refusal.reason)
+  })
+
+/** Opens the recorder of one test file and installs it; throws the caller's errors. */
+export const open = async (o: Options): Promise<Recorder> => {
+  const channel = Ledger.connect(o.ledger)
+  const t = tracker(o.file, channel)
+  const tests: Record<string, ReadonlyArray<Interaction>> = { ...o.cassette?.tests }
+  const playback = o.mode === "replay" ? await Store.playback(o.cassette!) : undefined
+  const live = o.mode === "live" ? new Agent() : undefined
+  const recording = new Map<string, SnapshotAgent>()
+  const recordingOf = (key: string): SnapshotAgent => {
+    if (!recording.has(key)) recording.set(key, Store.recordingAgent())
+    return recording.get(key)!
+  }
+  const inner = (test: TestName): Dispatcher => live ?? playback?.agent ?? recordingOf(test.key)
+  const dispatcher = dispatcherFor(o, t, channel, inner, playback)
+  const previous = getGlobalDispatcher()
+  setGlobalDispatcher(dispatcher)
+  const restoreNet = o.mode === "replay"
+    ? EgressGuard.install(o.allowed, (d) => t.remember(t.current(), o.failures.escaped(d, t.current()), "escaped"))
+    : watchNodeHttp(o.canon, channel, t)
+  // record: a test's interactions replace its old ones; a test that called nothing loses them
+  const keep = async (key: string): Promise<void> => {
+    const agent = recording.get(key)
+    recording.delete(key)
+    if (o.mode !== "record") return
+    const interactions = agent === undefined ? [] : Store.interactionsOf(o.canon, agent)
+    if (interactions.length > 0) tests[key] = interactions
+    else delete tests[key]
+    await agent?.close()
+  }
+  const ran = new Set<string>()
+  return {
+    beginTest: (key) => {
+      t.begin(key)
+      ran.add(key)
+    },
+    endTest: async () => {
+      const key = t.current().key
+      t.end()
+      await keep(key)
+      return t.take(key)
+    },
+    close: async () => {
+      restoreNet()
+      setGlobalDispatcher(previous)
+      if (ran.size > 0) await keep(outsideTest)
+      await channel.flush().catch(() => undefined)
+      channel.close()
+      await Promise.all([playback?.close(), live?.close(), ...[...recording.values()].map((a) => a.close())])
+      if (o.mode === "record" && ran.size > 0) write(o, { version: 1, file: o.file, tests })
+      const outside = t.take(outsideTest)
+      if (outside.length > 0) throw outside[0]
+    }
+  }
+}
+
+// a file whose tests call nothing gets no cassette (and loses a stale one)
+const write = (o: Options, cassette: Cassette): void => {
+  try {
+    if (Object.keys(cassette.tests).length > 0) Store.write(o.cassettePath, cassette)
+    else Store.remove(o.cassettePath)
+  } catch (error) {
+    throw o.failures.unwritable((error as Error).message)
+  }
+}

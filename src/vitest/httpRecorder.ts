@@ -1,0 +1,36 @@
+/**
+ * Setup file of the `workflow-live` project: installs the run's HTTP recorder (live, record or replay)
+ * and its ledger client in each test file's worker, keys every call to the test that makes it, and
+ * fails a test whose calls could not be answered (no recording, a connection that escaped replay) or
+ * were refused by the budget, even when the code under test swallowed the error.
+ */
+import type { RunnerTestCase, RunnerTestSuite } from "vitest"
+import { afterAll, afterEach, beforeAll, beforeEach, inject } from "vitest"
+import * as HttpRecorder from "../HttpRecorder.js"
+
+// `describe > test`, the name a cassette keys the test's calls under
+const nameOf = (test: RunnerTestCase): string => {
+  const names: Array<string> = [test.name]
+  for (let suite: RunnerTestSuite | undefined = test.suite; suite !== undefined && suite !== test.file; suite = suite.suite) {
+    names.unshift(suite.name)
+  }
+  return names.join(" > ")
+}
+
+const provided = inject(HttpRecorder.provideKey)
+if (provided !== undefined) {
+  let recorder: HttpRecorder.Recorder | undefined
+  beforeAll(async (file) => {
+    recorder = await HttpRecorder.install(provided, file.file.filepath)
+  })
+  beforeEach((context) => {
+    recorder?.beginTest(nameOf(context.task))
+  })
+  afterEach(async () => {
+    const errors = (await recorder?.endTest()) ?? []
+    if (errors.length > 0) throw errors[0]
+  })
+  afterAll(async () => {
+    await recorder?.close()
+  })
+}

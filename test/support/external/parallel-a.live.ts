@@ -1,0 +1,3 @@
+import { twoCalls } from "./calls.js"
+
+twoCalls("a", "b")
