@@ -172,10 +172,10 @@ const setPassword = (dir: string, port: number, password: string): Effect.Effect
   })
 
 /** The server's directory, removed when the scope closes, and watched in case this process dies first. */
-const serverDir = (tempRoot: string, user: Files.ServerUser): Effect.Effect<string, EmbeddedPostgresError, Scope.Scope> =>
+const serverDir = (root: string, user: Files.ServerUser): Effect.Effect<string, EmbeddedPostgresError, Scope.Scope> =>
   Effect.acquireRelease(
     attempt("files", async () => {
-      const dir = await Files.privateDir(tempRoot, "workflow-live-pg-", user)
+      const dir = await Files.privateDir(root, "workflow-live-pg-", user)
       return { dir, release: Files.watchdog(dir) }
     }),
     // retries: a server shutting down may still be writing into it
@@ -206,7 +206,7 @@ export const make = (options: {
     }
     const binaries = yield* attempt("files", () => Files.binariesFor(user, place.cache, options.nativeDir))
     const port = yield* freePort
-    const dir = yield* serverDir(place.tempRoot, user)
+    const dir = yield* serverDir(place.dataRoot, user)
     const initialised = yield* attempt("initdb", () => Files.initialise(binaries, user, place.cache, join(dir, "data")))
     yield* attempt("initdb", () => Files.writeHba(join(dir, "data"), authMethod, user))
     const launched = yield* Effect.acquireRelease(Effect.sync(() => launch(binaries, user, dir, port, log)), shutdown)

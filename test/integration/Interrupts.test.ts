@@ -46,7 +46,8 @@ const expectNothingLeft = async (job: Job, started: ReadonlyArray<{ pid: number;
   })
 }
 
-describe("Ctrl-C through npx mise run", () => {
+// each case has its own servers, ports, files and process group: they run side by side
+describe.concurrent("Ctrl-C through npx mise run", () => {
   it("`demo`: the lane stops, the throwaway server is stopped and its data directory removed, exit 130", async () => {
     const ready = join(dir, "demo.ready")
     const job = miseRun("demo", ["--", ...probeArgs], { WORKFLOW_LIVE_RUN_ID: "demo_mise_sigint" }, ready)
