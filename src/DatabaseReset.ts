@@ -1,13 +1,15 @@
 /**
- * The reset: drop, create (or clone the migrations' template), mark, migrate and identity-check the
- * workflow database. It only accepts a {@link DsnGuard.VerifiedTarget}, takes a server-wide advisory
- * lock per database, and may only ever drop two kinds of names: the target's database and its own
- * `<database>__tpl_<hash>` templates. A lane keeps the lock (shared) while its tests run:
- * {@link resetAndProtect}.
+ * The reset: swap in the spare (or drop, create or clone the migrations' template), mark, migrate and
+ * identity-check the workflow database. It only accepts a {@link DsnGuard.VerifiedTarget}, takes a
+ * server-wide advisory lock per database, and may only ever drop or rename the target's database and its
+ * own marked `<database>__tpl_<hash>` templates, `<database>__spare_<hash>` spares and `<database>__old_<ms>`
+ * retired databases. A warm reset renames the spare into place; the deferred work (drop what was renamed
+ * away, clone the next spare) runs after it, under the same lock. A lane keeps the lock (shared) while its
+ * tests run: {@link resetAndProtect}.
  */
 import { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
-import { Data, Deferred, Duration, Effect, Layer, Option, Redacted, type Scope } from "effect"
+import { Data, Deferred, Duration, Effect, Exit, Fiber, Layer, Option, Redacted, type Scope } from "effect"
 import type { ConfigError } from "effect/ConfigError"
 import { join } from "node:path"
 import type pg from "pg"
@@ -16,6 +18,7 @@ import { type Inventory, inventorySql, toInventory } from "./internal/databaseIn
 import { classify } from "./internal/pgError.js"
 import { scrub } from "./internal/redact.js"
 import * as ResetLock from "./internal/resetLock.js"
+import * as Spare from "./internal/resetSpare.js"
 import { type MessageFields, resetMessage, resetReasons, type SessionInfo } from "./internal/resetMessage.js"
 import * as Steps from "./internal/resetSteps.js"
 
@@ -37,7 +40,20 @@ export const marker: string = Steps.marker
 export const lockNamespace: number = ResetLock.lockNamespace
 
 /** The steps of a reset, in the order they run. */
-export const stepNames = ["guard", "lock", "inspect", "drop", "create", "clone", "identity", "migrate", "template", "protect"] as const
+export const stepNames = [
+  "guard",
+  "lock",
+  "inspect",
+  "swap",
+  "drop",
+  "create",
+  "clone",
+  "identity",
+  "migrate",
+  "template",
+  "protect",
+  "spare"
+] as const
 
 /** A step of a reset. */
 export type StepName = typeof stepNames[number]
@@ -55,9 +71,11 @@ export type Session = SessionInfo
 /** What a reset did. */
 export interface ResetResult {
   readonly database: string
-  /** `warm`: cloned from the template; `cold`: created empty and migrated. */
+  /** `warm`: the spare swapped in, or cloned from the template; `cold`: created empty and migrated. */
   readonly mode: "warm" | "cold"
   readonly template: string
+  /** The spare renamed into place (a swap), if there was one. */
+  readonly spare: string | undefined
   /** Migration files applied after the create or clone (none on a warm reset). */
   readonly applied: ReadonlyArray<string>
   /** Sessions that were connected to the database and terminated by the drop. */
@@ -119,6 +137,14 @@ export interface Options {
   readonly onStep?: ((step: Step) => Effect.Effect<void>) | undefined
   /** How often a protecting session checks that it still holds its lock. Default 5 s. */
   readonly heartbeat?: Duration.DurationInput | undefined
+  /** Keep a spare clone to swap in on the next reset (one more database's disk). Default true. */
+  readonly spare?: boolean | undefined
+  /**
+   * `in-scope` (default): the deferred work runs on the reset's session as soon as the reset is done, under
+   * its lock, and the scope's close waits for it. `leave`: it does not run here; the lock is released at
+   * once and the caller hands the work to {@link finishDeferred} (the CLI, in a detached process).
+   */
+  readonly deferred?: "in-scope" | "leave" | undefined
 }
 
 /** A lane's lock on its database while its tests run. */
@@ -184,7 +210,8 @@ const contextOf = (target: DsnGuard.VerifiedTarget, options: Options): Steps.Con
   maintenance: options.maintenanceDatabase ?? "postgres",
   template: "",
   prefix: Migrations.templatePrefix(target.database),
-  hash: ""
+  hash: "",
+  spare: ""
 })
 
 /** Step "guard": everything known without a connection: the migrations, their template, its name. */
@@ -194,11 +221,11 @@ const plan = (target: DsnGuard.VerifiedTarget, options: Options) =>
     const ctx: Steps.Context = {
       ...contextOf(target, options),
       template: Migrations.templateName(target.database, set.hash),
-      hash: set.hash
+      hash: set.hash,
+      spare: Spare.spareName(target.database, set.hash)
     }
-    if (Buffer.byteLength(ctx.template) > 63) {
-      return yield* new Steps.StepFailure({ reason: "name-too-long", step: "guard", subject: ctx.template })
-    }
+    const longest = [ctx.template, Spare.longestName(ctx.database, ctx.hash)].find((name) => Buffer.byteLength(name) > 63)
+    if (longest !== undefined) return yield* new Steps.StepFailure({ reason: "name-too-long", step: "guard", subject: longest })
     return { ctx, set }
   })
 
@@ -258,6 +285,33 @@ const identityAndMigrate = (
       `${applied.length} applied${applied.length === 0 ? "" : ` (${applied.map((m) => m.file).join(", ")})`}`)
   }))
 
+/** Step "identity" after a swap: a fresh connection reaches the workflow database, and it is the spare swapped in. */
+const swappedIdentity = (
+  target: DsnGuard.VerifiedTarget,
+  ctx: Steps.Context,
+  oid: string,
+  options: Options,
+  step: ReturnType<typeof recorder>["step"]
+) =>
+  Effect.scoped(Effect.gen(function*() {
+    const client = yield* LaneDatabase.open(target, { applicationName, maxConnections: 1, connectTimeout: options.connectTimeout })
+      .pipe(on("identity", ctx.database))
+    const check = client<{ db: string; oid: string }>`SELECT current_database() AS db,
+        (SELECT oid::text FROM pg_database WHERE datname = current_database()) AS oid`.pipe(
+      on("identity", ctx.database),
+      Effect.flatMap(([row]) =>
+        row?.db === ctx.database && row.oid === oid
+          ? Effect.succeed(row)
+          : Effect.fail(new Steps.StepFailure({
+            reason: "identity-mismatch",
+            step: "identity",
+            subject: row === undefined ? "(no row)" : `${row.db} (oid ${row.oid}, not the swapped-in spare's ${oid})`
+          }))
+      )
+    )
+    return yield* step("identity", check, (row) => `current_database() = ${row.db} (oid ${row.oid}, the spare swapped in) on a fresh connection`)
+  }))
+
 const checkIdentity = (client: PgClient.PgClient, ctx: Steps.Context) =>
   client<{ db: string }>`SELECT current_database() AS db`.pipe(
     on("identity", ctx.database),
@@ -300,19 +354,19 @@ const resetOn = (
     const timeout = options.lockTimeout ?? WorkflowLiveConfig.defaultLockTimeout
     yield* record.step("lock", Steps.lock(held, ctx, timeout, on), (waited) => waited > 50 ? `acquired after waiting ${Math.round(waited)} ms` : "acquired")
     const found = yield* record.step("inspect", Steps.inspect(held, ctx, options.confirmDrop, inventory(target, options), on), Steps.describeFound)
+    const spare = options.spare === false ? undefined : found.spares.usable
+    const done = { database: ctx.database, template: ctx.template, terminated: found.connected, steps: record.steps, millis: 0 }
+    if (spare !== undefined) {
+      yield* record.step("swap", Steps.swap(held, ctx, found, on), (detail) => detail)
+      yield* swappedIdentity(target, ctx, spare.oid, options, record.step)
+      // the spare is a clone of the template its hash names: the Migrator would find nothing to do
+      return { ...done, mode: "warm", spare: spare.name, applied: [] } satisfies ResetResult
+    }
     yield* record.step("drop", Steps.drop(held, ctx, found, on), (dropped) => dropped)
     yield* record.step(found.warm ? "clone" : "create", Steps.create(held, ctx, found.warm, on), (detail) => detail)
     const applied = yield* identityAndMigrate(target, ctx, set, options, found.warm, record.step)
     if (!found.warm) yield* record.step("template", Steps.keepTemplate(held, ctx, found, on), (detail) => detail)
-    return {
-      database: ctx.database,
-      mode: found.warm ? "warm" : "cold",
-      template: ctx.template,
-      applied: applied.map((m) => m.file),
-      terminated: found.connected,
-      steps: record.steps,
-      millis: 0
-    } satisfies ResetResult
+    return { ...done, mode: found.warm ? "warm" : "cold", spare: undefined, applied: applied.map((m) => m.file) } satisfies ResetResult
   })
 
 /** Guard, session, reset; the exclusive lock is held, on the returned session, until the scope closes. */
@@ -340,14 +394,74 @@ const resetHeld = (
   )
 
 /**
- * Resets the verified target's database. Requires a target from {@link DsnGuard.verify}: no other value,
- * and no other name, is accepted.
+ * Resets the verified target's database and waits for the deferred work too. Requires a target from
+ * {@link DsnGuard.verify}: no other value, and no other name, is accepted.
  */
 export const reset = (
   target: DsnGuard.VerifiedTarget,
   options: Options = {}
-): Effect.Effect<ResetResult, DatabaseResetError | Migrations.MigrationsError> =>
-  Effect.scoped(Effect.map(resetHeld(target, options, applicationName), ({ result }) => result))
+): Effect.Effect<ResetResult, DatabaseResetError | Migrations.MigrationsError> => Effect.scoped(resetScoped(target, options))
+
+/**
+ * Resets the verified target's database and returns as soon as it is ready: the deferred work (drop the
+ * database renamed away, clone the next spare) goes on, under the reset's lock, which it then releases; the
+ * scope's close waits for it. A next reset of the database waits for it on the lock.
+ */
+export const resetScoped = (
+  target: DsnGuard.VerifiedTarget,
+  options: Options = {}
+): Effect.Effect<ResetResult, DatabaseResetError | Migrations.MigrationsError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const { ctx, held, result } = yield* resetHeld(target, options, applicationName)
+    if (options.deferred !== "leave") yield* deferOn(held, ctx, options)
+    return result
+  })
+
+/**
+ * The deferred work, forked on the reset's session after the reset: it runs under the lock the session
+ * holds (and releases an exclusive one when done). The scope's close waits for it, or interrupts it when
+ * the scope is interrupted. It never fails: what it could not do, its step line says, and the next reset's
+ * deferred work does again.
+ */
+const deferOn = (held: Held, ctx: Steps.Context, options: Options): Effect.Effect<void, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const record = recorder(options.onStep)
+    const work = record.step("spare", deferredWork(held, ctx, options), (detail) => detail).pipe(
+      Effect.zipRight(Effect.suspend(() => held.locks.exclusive ? releaseNow(held, ctx) : Effect.void))
+    )
+    const fiber = yield* Effect.forkDaemon(work)
+    yield* Effect.addFinalizer((exit) => Exit.isInterrupted(exit) ? Fiber.interrupt(fiber) : Fiber.await(fiber))
+  })
+
+const deferredWork = (held: Held, ctx: Steps.Context, options: Options): Effect.Effect<string> =>
+  Steps.prepareSpare(held, ctx, options.spare !== false, on).pipe(
+    Effect.catchAll((failure) =>
+      Effect.succeed(`not done (${failure.reason} at ${failure.subject ?? ctx.database}): ${scrub(failure.detail ?? "", ctx.secrets)}`)
+    )
+  )
+
+const releaseNow = (held: Held, ctx: Steps.Context) =>
+  Effect.ignore(ResetLock.releaseExclusive(held.sql, held.run, ctx.database)).pipe(
+    Effect.zipRight(Effect.sync(() => (held.locks.exclusive = false)))
+  )
+
+/**
+ * Does what a reset with `deferred: "leave"` left: takes the reset lock (waiting for a running reset or
+ * lane), drops the retired databases and stale spares, clones the next spare. Returns its step line.
+ */
+export const finishDeferred = (
+  target: DsnGuard.VerifiedTarget,
+  options: Options = {}
+): Effect.Effect<string, DatabaseResetError | Migrations.MigrationsError> =>
+  Effect.scoped(Effect.gen(function*() {
+    const verified = yield* DsnGuard.assertVerified(target)
+    const { ctx } = yield* plan(verified, options)
+    const held = yield* openSession(ctx, verified, options, `${applicationName} deferred work`)
+    yield* Steps.lock(held, ctx, options.lockTimeout ?? WorkflowLiveConfig.defaultLockTimeout, on)
+    return yield* deferredWork(held, ctx, options)
+  })).pipe(
+    Effect.mapError((error) => error instanceof Steps.StepFailure ? errorOf(contextOf(target, options), error) : error)
+  )
 
 /**
  * Resets the database and keeps every other reset of it waiting until the scope closes: the lock the
@@ -365,6 +479,8 @@ export const resetAndProtect = (
       `shared lock held by pid ${p.pid} until the lane ends`).pipe(
       Effect.mapError((failure) => errorOf(ctx, failure))
     )
+    // after the lock is shared: the deferred work runs under it while the tests run
+    if (options.deferred !== "leave") yield* deferOn(held, ctx, options)
     return { result: { ...result, steps: [...result.steps, ...record.steps] }, protection }
   })
 
@@ -402,6 +518,13 @@ export const fromConfig = (
 ): Effect.Effect<ResetResult, DatabaseResetError | Migrations.MigrationsError, WorkflowLiveConfig.WorkflowLiveConfig> =>
   Effect.flatMap(optionsFromConfig(overrides), (options) => reset(target, options))
 
+/** {@link finishDeferred} with the options from the lane's environment, overridable. */
+export const finishDeferredFromConfig = (
+  target: DsnGuard.VerifiedTarget,
+  overrides: Options = {}
+): Effect.Effect<string, DatabaseResetError | Migrations.MigrationsError, WorkflowLiveConfig.WorkflowLiveConfig> =>
+  Effect.flatMap(optionsFromConfig(overrides), (options) => finishDeferred(target, options))
+
 /** {@link resetAndProtect} with the options from the lane's environment, overridable. */
 export const protectFromConfig = (
   target: DsnGuard.VerifiedTarget,
@@ -417,17 +540,20 @@ const optionsFromConfig = (overrides: Options) =>
     ...overrides
   }))
 
-/** Resets the verified target's database when the layer is built. */
+/** Resets the verified target's database when the layer is built; the deferred work runs while it is used. */
 export const layer = (
   options: Options = {}
 ): Layer.Layer<never, DatabaseResetError | Migrations.MigrationsError, DsnGuard.VerifiedTarget> =>
-  Layer.effectDiscard(Effect.flatMap(DsnGuard.VerifiedTarget, (target) => reset(target, options)))
+  Layer.scopedDiscard(Effect.flatMap(DsnGuard.VerifiedTarget, (target) => resetScoped(target, options)))
 
 /** Resets the verified target's database, with the options read from the environment. */
 export const layerConfig = (
   overrides: Options = {}
 ): Layer.Layer<never, DatabaseResetError | Migrations.MigrationsError | ConfigError, DsnGuard.VerifiedTarget> =>
-  Layer.effectDiscard(Effect.flatMap(DsnGuard.VerifiedTarget, (target) => fromConfig(target, overrides))).pipe(
+  Layer.scopedDiscard(
+    Effect.flatMap(DsnGuard.VerifiedTarget, (target) =>
+      Effect.flatMap(optionsFromConfig(overrides), (options) => resetScoped(target, options)))
+  ).pipe(
     Layer.provide(WorkflowLiveConfig.layerConfig)
   )
 

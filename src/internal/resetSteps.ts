@@ -9,6 +9,7 @@ import { describeInventory, type Inventory } from "./databaseInventory.js"
 import { type Classified, classify } from "./pgError.js"
 import { acquireExclusive, holders, LockBusy, NoCreatedb, releaseExclusive, type Run, sessionColumns } from "./resetLock.js"
 import { describeSession, type ResetReason, type SessionInfo } from "./resetMessage.js"
+import * as Spare from "./resetSpare.js"
 import { confirmDropVariable } from "./variables.js"
 
 /** The comment that marks a database as created by the harness. */
@@ -31,6 +32,8 @@ export interface Context {
   readonly template: string
   readonly prefix: string
   readonly hash: string
+  /** The spare a warm reset renames into place (`<database>__spare_<hash>`). */
+  readonly spare: string
 }
 
 /** A step failed; `DatabaseReset` turns it into a `DatabaseResetError`. */
@@ -116,17 +119,13 @@ export const lock = (
     })
   })
 
-interface DatabaseRow {
-  readonly name: string
-  readonly comment: string | null
-  readonly owned: boolean
-}
+type DatabaseRow = Spare.Row
 
 /** What exists before the drop, and what the reset will do about it. */
 export interface Found {
   /** The workflow database, if it exists. */
   readonly current: DatabaseRow | undefined
-  /** The database itself and its templates. */
+  /** The database itself and every `<database>__*` database (templates, spares, retired). */
   readonly existing: ReadonlyArray<DatabaseRow>
   /** A marked template for the current migrations exists: clone it. */
   readonly warm: boolean
@@ -134,7 +133,15 @@ export interface Found {
   readonly adoption: "absent" | "marked" | "confirmed" | "adopted-empty"
   /** Sessions connected to the workflow database: the drop terminates them. */
   readonly connected: ReadonlyArray<SessionInfo>
+  /** The spares and retired databases, sorted by what the reset may do with them. */
+  readonly spares: Spare.Spares
 }
+
+/** Lists the workflow database and every `<database>__*` database, with comment and ownership. */
+const family = (session: Session, ctx: Context) =>
+  session.run(session.sql<DatabaseRow>`SELECT d.datname AS name, d.oid::text AS oid,
+      shobj_description(d.oid, 'pg_database') AS comment, pg_has_role(current_user, d.datdba, 'USAGE') AS owned
+    FROM pg_database d WHERE d.datname = ${ctx.database} OR starts_with(d.datname, ${`${ctx.database}__`})`)
 
 /** Step "inspect": what exists, whether it is ours, who is connected; refuses an unmarked, non-empty database. */
 export const inspect = (
@@ -146,11 +153,7 @@ export const inspect = (
 ): Effect.Effect<Found, StepFailure> =>
   Effect.gen(function*() {
     const { run, sql } = session
-    const existing = yield* run(sql<DatabaseRow>`SELECT d.datname AS name, shobj_description(d.oid, 'pg_database') AS comment,
-        pg_has_role(current_user, d.datdba, 'USAGE') AS owned
-      FROM pg_database d WHERE d.datname = ${ctx.database} OR starts_with(d.datname, ${ctx.prefix})`).pipe(
-      on("inspect", ctx.database)
-    )
+    const existing = yield* family(session, ctx).pipe(on("inspect", ctx.database))
     const current = existing.find((d) => d.name === ctx.database)
     const templateRow = existing.find((d) => d.name === ctx.template)
     const notOwned = existing.find((d) => !d.owned && (d.name === ctx.database || d.name === ctx.template))
@@ -161,7 +164,7 @@ export const inspect = (
       on("inspect", ctx.database)
     )
     const warm = templateRow !== undefined && isTemplateMarked(templateRow.comment)
-    return { current, existing, warm, adoption, connected }
+    return { current, existing, warm, adoption, connected, spares: Spare.classify(existing, ctx.database, ctx.hash) }
   })
 
 /** The existing database's standing: only a marked one, a confirmed one or an empty one may be dropped. */
@@ -182,7 +185,7 @@ const standing = (
 
 /** The inspect step's line. */
 export const describeFound = (found: Found): string => {
-  if (found.current === undefined) return `no database yet; ${found.warm ? "a template to clone" : "no template: cold"}`
+  if (found.current === undefined) return `no database yet; ${source(found)}`
   const standing = {
     absent: "",
     marked: "marked as the harness's",
@@ -190,12 +193,21 @@ export const describeFound = (found: Found): string => {
     "adopted-empty": "unmarked but empty (no object in it), adopted"
   }[found.adoption]
   const who = found.connected.length === 0 ? "nobody connected" : `${found.connected.length} session(s) connected`
-  return `${standing}; ${who}; ${found.warm ? "a template to clone" : "no template: cold"}`
+  const lookalikes = found.spares.untouchable.length === 0 ? "" : `; ${Spare.describeUntouchable(found.spares)}`
+  return `${standing}; ${who}; ${source(found)}${lookalikes}`
 }
 
-/** Only the workflow database and its own templates may ever be dropped. */
+const source = (found: Found): string =>
+  found.spares.usable !== undefined
+    ? `a spare to swap in (${found.spares.usable.name})`
+    : found.warm
+    ? "a template to clone (no spare)"
+    : "no template: cold"
+
+/** Only the workflow database, its own templates, spares and retired databases may ever be dropped. */
 const droppable = (ctx: Context, name: string): boolean =>
-  name === ctx.database || (name.startsWith(ctx.prefix) && /^[0-9a-f]{12}$/.test(name.slice(ctx.prefix.length)))
+  name === ctx.database || (name.startsWith(ctx.prefix) && /^[0-9a-f]{12}$/.test(name.slice(ctx.prefix.length))) ||
+  Spare.ownPattern(ctx.database, name)
 
 /** Drops one database the reset may drop, terminating its sessions. */
 export const dropDatabase = (session: Session, ctx: Context, name: string, step: string, on: OnFailure) =>
@@ -237,7 +249,7 @@ export const keepTemplate = (session: Session, ctx: Context, found: Found, on: O
   Effect.gen(function*() {
     const { run, sql } = session
     const stale = found.existing.filter((d) =>
-      d.name !== ctx.database && d.owned && (d.name === ctx.template || isTemplateMarked(d.comment))
+      d.name.startsWith(ctx.prefix) && d.owned && (d.name === ctx.template || isTemplateMarked(d.comment))
     )
     for (const old of stale) yield* dropDatabase(session, ctx, old.name, "template", on)
     yield* run(sql`CREATE DATABASE ${sql(ctx.template)} TEMPLATE ${sql(ctx.database)}`).pipe(on("template", ctx.database))
@@ -245,4 +257,65 @@ export const keepTemplate = (session: Session, ctx: Context, found: Found, on: O
     yield* comment(session, ctx.template, templateMarker(ctx.hash)).pipe(on("template", ctx.template))
     const removed = stale.filter((d) => d.name !== ctx.template).length
     return `built ${ctx.template}${removed === 0 ? "" : `, removed ${removed} older template(s)`}`
+  })
+
+/**
+ * Step "swap": ends the sessions on the workflow database, then in one transaction renames it away (marked
+ * retired) and the spare into its place (marked as the workflow database). Retried while a terminated
+ * session is still exiting (55006). Only a database the inspection allowed to be dropped is renamed away.
+ */
+export const swap = (session: Session, ctx: Context, found: Found, on: OnFailure): Effect.Effect<string, StepFailure> =>
+  Effect.gen(function*() {
+    const spare = found.spares.usable
+    if (spare === undefined || !Spare.ownPattern(ctx.database, spare.name)) {
+      return yield* new StepFailure({ reason: "forbidden-drop", step: "swap", subject: spare?.name ?? ctx.spare })
+    }
+    const { run, sql } = session
+    const taken = found.existing.map((d) => d.name)
+    const attempt = Effect.suspend(() => {
+      const retired = found.current === undefined ? undefined : Spare.freeRetiredName(ctx.database, taken, Date.now())
+      const statement = Spare.swapSql({ database: ctx.database, spare: spare.name, retired, marker, at: new Date() })
+      return run(sql.unsafe(Spare.terminateSql(ctx.database))).pipe(
+        Effect.zipRight(run(sql.unsafe(statement))),
+        Effect.as(retired),
+        on("swap", ctx.database)
+      )
+    })
+    const retired = yield* Spare.retryWhileInUse(attempt).pipe(
+      Effect.mapError((error) =>
+        error.reason === "database-in-use" ? new StepFailure({ ...error, sessions: found.connected }) : error
+      )
+    )
+    const who = found.connected.length === 0
+      ? "nobody was connected"
+      : `terminated ${found.connected.length} session(s):\n${found.connected.map((s) => `    ${describeSession(s)}`).join("\n")}`
+    return `${spare.name} renamed into place, marked` +
+      (retired === undefined ? "" : `; the old one renamed to ${retired}, marked retired`) + `; ${who}`
+  })
+
+/**
+ * Step "spare", the deferred work, off the critical path: drops the retired databases and the stale spares
+ * (marked ones only), then clones the next spare from the template. Reads the databases afresh: it runs
+ * after the swap. With `keep` false (spares turned off) every marked spare goes and none is made.
+ */
+export const prepareSpare = (session: Session, ctx: Context, keep: boolean, on: OnFailure): Effect.Effect<string, StepFailure> =>
+  Effect.gen(function*() {
+    const { run, sql } = session
+    const rows = yield* family(session, ctx).pipe(on("spare", ctx.database))
+    const spares = Spare.classify(rows, ctx.database, ctx.hash)
+    const gone = [...spares.retired, ...spares.stale, ...(keep || spares.usable === undefined ? [] : [spares.usable])]
+    for (const row of gone) yield* dropDatabase(session, ctx, row.name, "spare", on)
+    const done = gone.length === 0 ? [] : [`dropped ${gone.map((r) => r.name).join(", ")}`]
+    const template = rows.find((r) => r.name === ctx.template)
+    const blocked = rows.find((r) => r.name === ctx.spare && r !== spares.usable && !gone.includes(r))
+    if (!keep) done.push("spares turned off")
+    else if (spares.usable !== undefined) done.push(`${ctx.spare} ready`)
+    else if (blocked !== undefined) done.push(`no spare: ${Spare.describeUntouchable({ ...spares, untouchable: [blocked] })}`)
+    else if (template === undefined || !isTemplateMarked(template.comment)) done.push("no template to clone a spare from")
+    else {
+      yield* run(sql`CREATE DATABASE ${sql(ctx.spare)} TEMPLATE ${sql(ctx.template)}`).pipe(on("spare", ctx.template))
+      yield* comment(session, ctx.spare, Spare.spareMarker(ctx.hash)).pipe(on("spare", ctx.spare))
+      done.push(`cloned ${ctx.spare} from ${ctx.template}`)
+    }
+    return done.join("; ")
   })
