@@ -272,7 +272,9 @@ export const swap = (session: Session, ctx: Context, found: Found, on: OnFailure
     }
     const { run, sql } = session
     const taken = found.existing.map((d) => d.name)
+    let attempts = 0
     const attempt = Effect.suspend(() => {
+      attempts++
       const retired = found.current === undefined ? undefined : Spare.freeRetiredName(ctx.database, taken, Date.now())
       const statement = Spare.swapSql({ database: ctx.database, spare: spare.name, retired, marker, at: new Date() })
       return run(sql.unsafe(Spare.terminateSql(ctx.database))).pipe(
@@ -289,7 +291,7 @@ export const swap = (session: Session, ctx: Context, found: Found, on: OnFailure
     const who = found.connected.length === 0
       ? "nobody was connected"
       : `terminated ${found.connected.length} session(s):\n${found.connected.map((s) => `    ${describeSession(s)}`).join("\n")}`
-    return `${spare.name} renamed into place, marked` +
+    return `${spare.name} renamed into place, marked${attempts === 1 ? "" : ` (attempt ${attempts}: a session was still leaving)`}` +
       (retired === undefined ? "" : `; the old one renamed to ${retired}, marked retired`) + `; ${who}`
   })
 

@@ -85,8 +85,8 @@ describe("DatabaseReset on the real server", () => {
     expect(template?.comment).toMatch(/^workflow-live: template/)
   })
 
-  it("warm reset clones the template, and the Migrator finds nothing to do", async () => {
-    const result = await resetOk(main)
+  it("warm reset without a spare clones the template, and the Migrator finds nothing to do", async () => {
+    const result = await resetOk(main, { spare: false })
     expect(result.mode).toBe("warm")
     expect(result.applied).toEqual([])
     expect(result.steps.map((s) => s.name)).toEqual(["guard", "lock", "inspect", "drop", "clone", "identity", "migrate"])
@@ -102,12 +102,12 @@ describe("DatabaseReset on the real server", () => {
     expect(count).toBe(0)
   })
 
-  it("reports a connection held open to the database, then terminates it", async () => {
+  it("reports a connection held open to the database, then terminates it (the drop, with no spare)", async () => {
     const held = new pg.Client(TestDatabase.connection(main, "wl-it-held-open"))
     await held.connect()
     const ended = new Promise<Error>((resolve) => held.on("error", resolve))
     try {
-      const result = await resetOk(main)
+      const result = await resetOk(main, { spare: false })
       expect(result.terminated.map((s) => s.applicationName)).toContain("wl-it-held-open")
       const drop = result.steps.find((s) => s.name === "drop")
       expect(drop?.detail).toMatch(/terminated 1 session\(s\):[\s\S]*wl-it-held-open/)

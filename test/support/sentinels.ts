@@ -91,9 +91,13 @@ export const fingerprint = (): Promise<Record<string, string>> =>
 /** Drops databases this test file created: only exact names or `<prefix>` matches that the caller owns. */
 export const dropDatabases = (names: ReadonlyArray<string>, templatePrefixes: ReadonlyArray<string> = []): Promise<void> =>
   withClient("postgres", async (admin) => {
-    const templates = templatePrefixes.length === 0 ? [] : (await admin.query<{ datname: string }>(
+    // a `<db>__tpl_` prefix stands for the reset's whole family of `<db>`: templates, spares, retired
+    const prefixes = templatePrefixes.flatMap((p) =>
+      p.endsWith("__tpl_") ? [p, p.replace(/__tpl_$/, "__spare_"), p.replace(/__tpl_$/, "__old_")] : [p]
+    )
+    const templates = prefixes.length === 0 ? [] : (await admin.query<{ datname: string }>(
       "SELECT datname FROM pg_database d WHERE EXISTS (SELECT 1 FROM unnest($1::text[]) p WHERE starts_with(d.datname, p))",
-      [templatePrefixes]
+      [prefixes]
     )).rows.map((r) => r.datname)
     for (const name of [...names, ...templates]) {
       if (sentinelDatabases.includes(name) || ["postgres", "template0", "template1"].includes(name)) {

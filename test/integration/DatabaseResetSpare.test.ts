@@ -1,0 +1,238 @@
+// The spare swapped into place on a warm reset, on the real server: what is renamed, what is dropped by the
+// deferred work, what is never touched. The sentinel databases are fingerprinted around every test.
+import { Cause, Effect, Exit, Option, Redacted, Scope } from "effect"
+import pg from "pg"
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
+import * as DatabaseReset from "../../src/DatabaseReset.js"
+import * as DsnGuard from "../../src/DsnGuard.js"
+import * as Migrations from "../../src/Migrations.js"
+import { dropDatabases, dsnFor, ensureSentinels, fingerprint, withClient } from "../support/sentinels.js"
+import * as TestDatabase from "../support/testDatabase.js"
+
+// This file's own names; nothing else is ever dropped here.
+const main = "wl_it_spare_main"
+const cleanup = () => dropDatabases([main], [Migrations.templatePrefix(main)])
+
+const targetFor = (database: string) =>
+  Effect.runPromise(DsnGuard.verify(Option.some(Redacted.make(dsnFor(database))), {}, { database }))
+
+const resetOk = async (options: DatabaseReset.Options = {}) => {
+  const exit = await Effect.runPromiseExit(DatabaseReset.reset(await targetFor(main), options))
+  if (Exit.isFailure(exit)) throw new Error(Cause.pretty(exit.cause))
+  return exit.value
+}
+
+/** A reset whose scope stays open: it returns before its deferred work; `close` waits for that. */
+const resetOpen = async (options: DatabaseReset.Options = {}) => {
+  const scope = Effect.runSync(Scope.make())
+  const result = await Effect.runPromise(Scope.extend(DatabaseReset.resetScoped(await targetFor(main), options), scope))
+  return { result, close: () => Effect.runPromise(Scope.close(scope, Exit.void)) }
+}
+
+interface Row {
+  readonly name: string
+  readonly oid: number
+  readonly comment: string | null
+}
+
+const family = (): Promise<ReadonlyArray<Row>> =>
+  withClient("postgres", async (c) =>
+    (await c.query<Row>(
+      `SELECT datname AS name, oid::int AS oid, shobj_description(oid, 'pg_database') AS comment FROM pg_database
+        WHERE datname = $1 OR starts_with(datname, $2) ORDER BY 1`,
+      [main, `${main}__`]
+    )).rows)
+
+const named = (rows: ReadonlyArray<Row>, prefix: string) => rows.filter((r) => r.name.startsWith(prefix))
+const spareOf = (rows: ReadonlyArray<Row>) => named(rows, `${main}__spare_`)
+const retiredOf = (rows: ReadonlyArray<Row>) => named(rows, `${main}__old_`)
+const current = (rows: ReadonlyArray<Row>) => rows.find((r) => r.name === main)
+
+const stepNames = (result: DatabaseReset.ResetResult) => result.steps.map((s) => s.name)
+const detailOf = (result: DatabaseReset.ResetResult, name: DatabaseReset.StepName) =>
+  result.steps.find((s) => s.name === name)?.detail ?? ""
+
+let before: Record<string, string>
+
+beforeAll(async () => {
+  await ensureSentinels()
+  await cleanup()
+  before = await fingerprint()
+  await resetOk() // cold: template, then (deferred) the first spare
+})
+
+afterEach(async () => {
+  expect(await fingerprint()).toEqual(before)
+})
+
+afterAll(cleanup)
+
+describe("a warm reset swaps the spare into place", () => {
+  it("the spare becomes the database (its OID, the marker, the identity check) and the deferred work makes the next", async () => {
+    const was = await family()
+    const [spare] = spareOf(was)
+    expect(spare?.comment).toMatch(/^workflow-live: spare/)
+    const old = current(was)!
+    const { close, result } = await resetOpen()
+    expect(stepNames(result)).toEqual(["guard", "lock", "inspect", "swap", "identity"])
+    expect(result.mode).toBe("warm")
+    expect(result.spare).toBe(spare!.name)
+    expect(detailOf(result, "identity")).toContain(`oid ${spare!.oid}`)
+    const swapped = current(await family())!
+    expect(swapped.oid).toBe(spare!.oid)
+    expect(swapped.oid).not.toBe(old.oid)
+    expect(swapped.comment).toBe(DatabaseReset.marker)
+    await close()
+    const after = await family()
+    expect(retiredOf(after)).toEqual([])
+    expect(spareOf(after).map((r) => r.name)).toEqual([spare!.name])
+    expect(spareOf(after)[0]!.oid).not.toBe(spare!.oid)
+    expect(spareOf(after)[0]!.comment).toBe(spare!.comment)
+    // the swapped-in database is the migrated schema
+    const migrations = await withClient(main, async (c) =>
+      (await c.query("SELECT migration_id FROM effect_sql_migrations ORDER BY 1")).rows.map((r) => r.migration_id))
+    expect(migrations).toEqual([1, 2, 3, 4, 5])
+  })
+
+  it("the database renamed away is marked retired, and the deferred work drops it", async () => {
+    const old = current(await family())!
+    const result = await resetOk({ deferred: "leave" })
+    expect(result.spare).toBeDefined()
+    const left = await family()
+    const retired = retiredOf(left)
+    expect(retired.map((r) => r.oid)).toEqual([old.oid])
+    expect(retired[0]!.name).toMatch(new RegExp(`^${main}__old_\\d{13}$`))
+    expect(retired[0]!.comment).toMatch(/^workflow-live: retired/)
+    expect(spareOf(left)).toEqual([])
+    const done = await Effect.runPromise(DatabaseReset.finishDeferred(await targetFor(main)))
+    expect(done).toContain(`dropped ${retired[0]!.name}`)
+    expect(done).toMatch(/cloned .*__spare_/)
+    const after = await family()
+    expect(retiredOf(after)).toEqual([])
+    expect(spareOf(after).length).toBe(1)
+  })
+
+  it("terminates a session connected to the database, and retries the rename while a session blocks it", async () => {
+    const held = new pg.Client(TestDatabase.connection(main, "wl-it-held-open"))
+    await held.connect()
+    const ended = new Promise<Error>((resolve) => held.on("error", resolve))
+    // a session on the spare keeps the rename waiting (PostgreSQL waits 5 s, then fails with 55006)
+    const [spare] = spareOf(await family())
+    const onSpare = new pg.Client(TestDatabase.connection(spare!.name, "wl-it-on-the-spare"))
+    await onSpare.connect()
+    const leaves = new Promise((resolve) => setTimeout(resolve, 5_500)).then(() => onSpare.end())
+    try {
+      const result = await resetOk()
+      expect(result.terminated.map((s) => s.applicationName)).toContain("wl-it-held-open")
+      expect(detailOf(result, "swap")).toMatch(/attempt [2-9]: a session was still leaving/)
+      expect(detailOf(result, "swap")).toMatch(/terminated 1 session\(s\):[\s\S]*wl-it-held-open/)
+      expect((await ended).message).toMatch(/terminat/i)
+      expect(current(await family())!.oid).toBe(spare!.oid)
+    } finally {
+      await leaves
+      await held.end().catch(() => undefined)
+    }
+  }, 30_000)
+
+  it("a second reset waits for the first one's deferred work, then swaps in the spare it made", async () => {
+    const spareDone: Array<number> = []
+    const first = await resetOpen({
+      onStep: (step) => Effect.sync(() => step.name === "spare" && spareDone.push(Date.now()))
+    })
+    let lockedAt = 0
+    const second = await resetOk({ onStep: (step) => Effect.sync(() => step.name === "lock" && (lockedAt = Date.now())) })
+    await first.close()
+    expect(spareDone.length).toBe(1)
+    expect(lockedAt).toBeGreaterThanOrEqual(spareDone[0]!)
+    expect(stepNames(second)).toContain("swap")
+    expect(first.result.spare).toBe(second.spare)
+  })
+
+  it("a lane's protected reset runs the deferred work under its shared lock, while the tests would run", async () => {
+    const scope = Effect.runSync(Scope.make())
+    const done: Array<string> = []
+    const target = await targetFor(main)
+    const protectedReset = await Effect.runPromise(Scope.extend(
+      DatabaseReset.resetAndProtect(target, { onStep: (step) => Effect.sync(() => step.name === "spare" && done.push(step.detail)) }),
+      scope
+    ))
+    try {
+      expect(protectedReset.result.spare).toBeDefined()
+      for (let i = 0; i < 200 && done.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 25))
+      expect(done[0]).toMatch(/dropped .*__old_.*cloned .*__spare_/)
+      const rows = await family()
+      expect(retiredOf(rows)).toEqual([])
+      expect(spareOf(rows).length).toBe(1)
+      // the lock is still held, shared, by the lane: a reset now would wait
+      const held = await withClient("postgres", async (c) =>
+        (await c.query(
+          `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND mode = 'ShareLock' AND granted
+            AND classid = $1::int4::oid AND objid = hashtext($2)::oid`,
+          [DatabaseReset.lockNamespace, main]
+        )).rows[0].n)
+      expect(held).toBe(1)
+    } finally {
+      await Effect.runPromise(Scope.close(scope, Exit.void))
+    }
+  })
+})
+
+describe("the spare's fallbacks and safety", () => {
+  it("a spare of other migrations is not swapped in: the reset clones, and the deferred work drops it", async () => {
+    const [spare] = spareOf(await family())
+    const stale = `${main}__spare_0123456789ab`
+    await withClient("postgres", async (c) => {
+      await c.query(`ALTER DATABASE ${spare!.name} RENAME TO ${stale}`)
+      await c.query(`COMMENT ON DATABASE ${stale} IS 'workflow-live: spare for migrations 0123456789ab; a reset renames it into place'`)
+    })
+    const { close, result } = await resetOpen()
+    expect(stepNames(result)).toEqual(["guard", "lock", "inspect", "drop", "clone", "identity", "migrate"])
+    expect(result.spare).toBeUndefined()
+    expect(spareOf(await family()).map((r) => r.name)).toContain(stale)
+    await close()
+    const after = spareOf(await family()).map((r) => r.name)
+    expect(after).not.toContain(stale)
+    expect(after).toEqual([spare!.name])
+  })
+
+  it("an unmarked lookalike spare or retired database is never touched, and says so", async () => {
+    const [spare] = spareOf(await family())
+    await resetOk({ spare: false }) // drops the marked spare
+    expect(spareOf(await family())).toEqual([])
+    const retired = `${main}__old_0000000000001`
+    await withClient("postgres", async (c) => {
+      await c.query(`CREATE DATABASE ${spare!.name}`)
+      await c.query(`CREATE DATABASE ${retired}`)
+    })
+    await withClient(spare!.name, (c) => c.query("CREATE TABLE precious AS SELECT 'hand-made'::text AS v"))
+    try {
+      const details: Array<string> = []
+      const result = await resetOk({ onStep: (step) => Effect.sync(() => step.name === "spare" && details.push(step.detail)) })
+      expect(stepNames(result)).not.toContain("swap")
+      expect(detailOf(result, "inspect")).toContain(`\`${spare!.name}\` looks like the harness's but has no workflow-live marker`)
+      expect(detailOf(result, "inspect")).toContain(`\`${retired}\` looks like the harness's`)
+      expect(details[0]).toContain(`no spare: \`${spare!.name}\` looks like the harness's`)
+      const rows = await family()
+      expect(rows.map((r) => r.name)).toEqual(expect.arrayContaining([spare!.name, retired]))
+      const survived = await withClient(spare!.name, async (c) => (await c.query("SELECT v FROM precious")).rows)
+      expect(survived).toEqual([{ v: "hand-made" }])
+    } finally {
+      await dropDatabases([spare!.name, retired])
+    }
+    await resetOk() // the spare comes back once the name is free
+    expect(spareOf(await family()).map((r) => r.comment?.slice(0, 20))).toEqual(["workflow-live: spare"])
+  })
+
+  it("an unmarked workflow database with content is refused, and the spare is not swapped in", async () => {
+    await withClient("postgres", (c) => c.query(`COMMENT ON DATABASE ${main} IS NULL`))
+    await withClient(main, (c) => c.query("INSERT INTO customers (external_id, name, email) VALUES ('k', 'K', 'k@example.test')"))
+    const was = await family()
+    const exit = await Effect.runPromiseExit(DatabaseReset.reset(await targetFor(main)))
+    const failure = Exit.isFailure(exit) ? Option.getOrUndefined(Cause.failureOption(exit.cause)) : undefined
+    expect((failure as DatabaseReset.DatabaseResetError | undefined)?.reason).toBe("unmarked-database-not-empty")
+    expect(await family()).toEqual(was)
+    const confirmed = await resetOk({ confirmDrop: main })
+    expect(stepNames(confirmed)).toContain("swap")
+    expect(current(await family())!.comment).toBe(DatabaseReset.marker)
+  })
+})
