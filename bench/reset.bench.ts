@@ -12,10 +12,17 @@
  * `reset` beside a process that only connects, drops and clones, `--version` beside `node -e 0`, and
  * dbmate's Go binary (`drop`, `create`, `up` on the same schema) when it is installed.
  *
- * Runnable alone: `node --import tsx bench/reset.bench.ts [rounds]` (default 11). Server: the tests' server
- * (`WORKFLOW_LIVE_TEST_SERVER`, default postgres://postgres@127.0.0.1:5432).
+ * A warm reset swaps in the spare (`<db>__spare_<hash>`): its critical path is what a caller waits for
+ * (`DatabaseReset.resetScoped` returning); the deferred work it leaves (drop the database renamed away, clone
+ * the next spare) is awaited untimed after each run, so the next run starts from a settled state. Likewise the
+ * CLI's detached deferred work is awaited, untimed, after each process run. "warm reset (clone)" is the path
+ * without a spare (`spare: false`), for comparison with the floor.
+ *
+ * Runnable alone: `node --import tsx bench/reset.bench.ts [rounds] [--only=in-process|processes]` (rounds
+ * default and minimum 11). Server: the tests' server (`WORKFLOW_LIVE_TEST_SERVER`, default
+ * postgres://postgres@127.0.0.1:5432).
  */
-import { Effect, Option, Redacted } from "effect"
+import { Effect, Exit, Option, Redacted, Scope } from "effect"
 import { spawnSync } from "node:child_process"
 import { existsSync } from "node:fs"
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises"
@@ -27,7 +34,9 @@ import * as DsnGuard from "../src/DsnGuard.js"
 import * as Migrations from "../src/Migrations.js"
 import { emit, median } from "./report.js"
 
-const rounds = Math.max(11, Number(process.argv[2] ?? 11))
+const positional = process.argv.slice(2).filter((a) => !a.startsWith("--"))
+const only = process.argv.find((a) => a.startsWith("--only="))?.slice("--only=".length)
+const rounds = Math.max(11, Number(positional[0] ?? 11))
 const serverUrl = new URL(process.env.WORKFLOW_LIVE_TEST_SERVER ?? "postgres://postgres@127.0.0.1:5432")
 const server = {
   host: serverUrl.hostname,
@@ -59,7 +68,9 @@ interface Variant {
 const measure = async (variants: ReadonlyArray<Variant>): Promise<Map<string, Map<State, number>>> => {
   const samples = new Map<string, Map<State, Array<number>>>()
   for (const v of variants) samples.set(v.name, new Map(states.map((s) => [s, []])))
+  const trace = process.env.WL_BENCH_TRACE === "1" ? (what: string) => console.error(`  [${new Date().toISOString()}] ${what}`) : () => {}
   const once = async (v: Variant): Promise<number> => {
+    trace(v.name)
     await v.prepare?.()
     const ms = await v.run()
     await v.settle?.()
@@ -70,6 +81,7 @@ const measure = async (variants: ReadonlyArray<Variant>): Promise<Map<string, Ma
     for (const state of states) {
       for (const v of order) {
         if (state === "clean") {
+          trace(`${v.name} (clean)`)
           await v.prepare?.()
           await checkpoint()
           const ms = await v.run()
@@ -115,17 +127,32 @@ const target = await Effect.runPromise(
   DsnGuard.verify(Option.some(Redacted.make(dsnFor(database))), {}, { database })
 )
 
-const resetOnce = async () => {
+/** One reset's critical path: until `resetScoped` returns. Its deferred work goes on until `settle`. */
+let open: Scope.CloseableScope | undefined
+const resetOnce = async (options: DatabaseReset.Options = {}) => {
+  const scope = Effect.runSync(Scope.make())
   const started = performance.now()
-  const result = await Effect.runPromise(DatabaseReset.reset(target, {}))
-  return { millis: performance.now() - started, result }
+  const onStep = process.env.WL_BENCH_TRACE === "1"
+    ? (step: DatabaseReset.Step) => Effect.sync(() => console.error(`    ${DatabaseReset.renderStep(step)}`))
+    : undefined
+  const result = await Effect.runPromise(Scope.extend(DatabaseReset.resetScoped(target, { onStep, ...options }), scope))
+  const millis = performance.now() - started
+  open = scope
+  return { millis, result }
 }
+const settle = async () => {
+  if (open !== undefined) await Effect.runPromise(Scope.close(open, Exit.void))
+  open = undefined
+}
+const spareOf = (db: string) => `${db}__spare_${template.slice(template.lastIndexOf("_") + 1)}`
+const ensureSpare = () => Effect.runPromise(Effect.asVoid(DatabaseReset.finishDeferred(target, {})))
 
 const inProcess = new Map<string, Map<State, number>>()
 let template = ""
-try {
+if (only !== "processes") try {
   await dropOwn()
   const first = await resetOnce() // builds the template (and warms module caches)
+  await settle()
   if (first.result.mode !== "cold") throw new Error(`expected a cold first reset of ${database}`)
   template = first.result.template
   const variants: ReadonlyArray<Variant> = [
@@ -139,34 +166,52 @@ try {
       }
     },
     {
-      name: "warm reset",
+      name: "warm reset (swap)",
+      prepare: ensureSpare,
       run: async () => {
         const w = await resetOnce()
-        if (w.result.mode !== "warm" || w.result.applied.length !== 0) throw new Error("expected a warm reset applying 0")
+        if (w.result.spare === undefined || w.result.applied.length !== 0) throw new Error("expected a swap applying 0")
         return w.millis
-      }
+      },
+      settle
+    },
+    {
+      name: "warm reset (clone)",
+      run: async () => {
+        const w = await resetOnce({ spare: false })
+        if (w.result.mode !== "warm" || w.result.spare !== undefined) throw new Error("expected a warm clone")
+        return w.millis
+      },
+      settle
     },
     {
       name: "cold reset",
       prepare: async () => {
         await q(`DROP DATABASE IF EXISTS ${ident(template)} WITH (FORCE)`)
+        await q(`DROP DATABASE IF EXISTS ${ident(spareOf(database))} WITH (FORCE)`)
       },
       run: async () => {
         const k = await resetOnce()
         if (k.result.mode !== "cold") throw new Error("expected a cold reset")
         return k.millis
-      }
+      },
+      settle
     }
   ]
   for (const [k, v] of await measure(variants)) inProcess.set(k, v)
 } finally {
+  await settle()
   await dropOwn()
 }
-printTable("in process, 5 migrations", inProcess, "floor (drop + clone)")
-for (const s of states) {
-  const floor = inProcess.get("floor (drop + clone)")!.get(s)!
-  const warm = inProcess.get("warm reset")!.get(s)!
-  console.log(`  warm - floor (${s}): ${(warm - floor).toFixed(1)} ms`)
+if (only !== "processes") {
+  printTable("in process, 5 migrations (critical path)", inProcess, "floor (drop + clone)")
+  for (const s of states) {
+    const floor = inProcess.get("floor (drop + clone)")!.get(s)!
+    for (const variant of ["warm reset (swap)", "warm reset (clone)"]) {
+      const warm = inProcess.get(variant)!.get(s)!
+      console.log(`  ${variant} - floor (${s}): ${(warm - floor).toFixed(1)} ms`)
+    }
+  }
 }
 
 // --- whole processes ---------------------------------------------------------------------------------
@@ -213,9 +258,26 @@ const dbmateEnv = {
 const workflowDatabase = "tenderbot_workflow_test"
 const laneEnv = { ...process.env, TENDERBOT_WORKFLOW_DB_DSN: dsnFor(workflowDatabase), NO_COLOR: "1" }
 const processes = new Map<string, Map<State, number>>()
-try {
+
+/** Waits (untimed) until the CLI's detached deferred work is done: a spare, nothing retired, nobody at work. */
+const cliSettled = async () => {
+  for (let waited = 0; waited < 60_000; waited += 20) {
+    const { rows } = await admin.query<{ spare: boolean; busy: boolean }>(
+      `SELECT EXISTS (SELECT 1 FROM pg_database WHERE starts_with(datname, $1)) AND
+          NOT EXISTS (SELECT 1 FROM pg_database WHERE starts_with(datname, $2)) AS spare,
+        EXISTS (SELECT 1 FROM pg_stat_activity WHERE application_name LIKE '%deferred work') AS busy`,
+      [`${workflowDatabase}__spare_`, `${workflowDatabase}__old_`]
+    )
+    if (rows[0]?.spare === true && rows[0].busy === false) return
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  throw new Error("the CLI's deferred work did not finish within 60 s")
+}
+
+if (only !== "in-process") try {
   await dropOwn()
   timedProcess(["bin/workflow-live.js", "reset"], laneEnv) // builds the template and the CLI bundle
+  await cliSettled()
   const templates = await admin.query<{ datname: string }>(
     "SELECT datname FROM pg_database WHERE starts_with(datname, $1)",
     [Migrations.templatePrefix(workflowDatabase)]
@@ -225,7 +287,7 @@ try {
   const floorEnv = { ...process.env, WL_BENCH_TEMPLATE: processTemplate }
   const variants: Array<Variant> = [
     { name: "process floor (drop + clone)", run: async () => timedProcess(["--input-type=module", "-e", processFloorScript], floorEnv) },
-    { name: "workflow-live reset (warm)", run: async () => timedProcess(["bin/workflow-live.js", "reset"], laneEnv) },
+    { name: "workflow-live reset (warm)", run: async () => timedProcess(["bin/workflow-live.js", "reset"], laneEnv), settle: cliSettled },
     { name: "node -e 0", run: async () => timedProcess(["-e", "0"]) },
     { name: "workflow-live --version", run: async () => timedProcess(["bin/workflow-live.js", "--version"]) }
   ]
@@ -244,37 +306,48 @@ try {
   await rm(dbmateDir, { recursive: true, force: true })
   await admin.end()
 }
-printTable("whole processes", processes, "process floor (drop + clone)")
-if (dbmateBinary === undefined) console.log("  dbmate: not installed (npm i -D dbmate), skipped")
+if (only !== "in-process") {
+  printTable("whole processes", processes, "process floor (drop + clone)")
+  if (dbmateBinary === undefined) console.log("  dbmate: not installed (npm i -D dbmate), skipped")
+}
 
 const m = (name: string, s: State) => inProcess.get(name)?.get(s) ?? processes.get(name)!.get(s)!
-for (const s of states) {
-  emit({ bench: "reset", metric: `warm reset / floor, in process (${s})`, value: m("warm reset", s) / m("floor (drop + clone)", s), unit: "x", max: 0.1 })
-  emit({ bench: "reset", metric: `warm reset - floor, in process (${s})`, value: m("warm reset", s) - m("floor (drop + clone)", s), unit: "ms" })
-  emit({ bench: "reset", metric: `cold reset / floor, in process (${s})`, value: m("cold reset", s) / m("floor (drop + clone)", s), unit: "x" })
+if (only !== "processes") {
+  for (const s of states) {
+    const floor = m("floor (drop + clone)", s)
+    emit({ bench: "reset", metric: `warm reset (swap) / floor, in process (${s})`, value: m("warm reset (swap)", s) / floor, unit: "x", max: 0.1 })
+    emit({ bench: "reset", metric: `warm reset (swap) - floor, in process (${s})`, value: m("warm reset (swap)", s) - floor, unit: "ms" })
+    emit({ bench: "reset", metric: `warm reset (clone) / floor, in process (${s})`, value: m("warm reset (clone)", s) / floor, unit: "x" })
+    emit({ bench: "reset", metric: `warm reset (clone) - floor, in process (${s})`, value: m("warm reset (clone)", s) - floor, unit: "ms" })
+    emit({ bench: "reset", metric: `cold reset / floor, in process (${s})`, value: m("cold reset", s) / floor, unit: "x" })
+  }
+  emit({ bench: "reset", metric: "floor, in process (clean)", value: m("floor (drop + clone)", "clean"), unit: "ms" })
+  emit({ bench: "reset", metric: "warm reset (swap), in process (clean)", value: m("warm reset (swap)", "clean"), unit: "ms" })
 }
-emit({ bench: "reset", metric: "floor, in process (clean)", value: m("floor (drop + clone)", "clean"), unit: "ms" })
-emit({ bench: "reset", metric: "warm reset, in process (clean)", value: m("warm reset", "clean"), unit: "ms" })
-emit({
-  bench: "reset",
-  metric: "workflow-live reset (warm) / process floor (clean)",
-  value: m("workflow-live reset (warm)", "clean") / m("process floor (drop + clone)", "clean"),
-  unit: "x",
-  max: 0.8
-})
-if (dbmateBinary !== undefined) {
+if (only !== "in-process") {
+  for (const s of states) {
+    emit({
+      bench: "reset",
+      metric: `workflow-live reset (warm) / process floor (${s})`,
+      value: m("workflow-live reset (warm)", s) / m("process floor (drop + clone)", s),
+      unit: "x",
+      max: 0.8
+    })
+  }
+  if (dbmateBinary !== undefined) {
+    emit({
+      bench: "reset",
+      metric: "workflow-live reset (warm) / dbmate drop+create+up",
+      value: m("workflow-live reset (warm)", "clean") / m("dbmate drop, create, up", "clean"),
+      unit: "x",
+      max: 1
+    })
+  }
   emit({
     bench: "reset",
-    metric: "workflow-live reset (warm) / dbmate drop+create+up",
-    value: m("workflow-live reset (warm)", "clean") / m("dbmate drop, create, up", "clean"),
-    unit: "x",
-    max: 1
+    metric: "workflow-live --version - node -e 0",
+    value: m("workflow-live --version", "clean") - m("node -e 0", "clean"),
+    unit: "ms",
+    max: 150
   })
 }
-emit({
-  bench: "reset",
-  metric: "workflow-live --version - node -e 0",
-  value: m("workflow-live --version", "clean") - m("node -e 0", "clean"),
-  unit: "ms",
-  max: 150
-})

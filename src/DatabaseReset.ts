@@ -9,7 +9,7 @@
  */
 import { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
-import { Data, Deferred, Duration, Effect, Exit, Fiber, Layer, Option, Redacted, type Scope } from "effect"
+import { Data, Deferred, Duration, Effect, Layer, Option, Redacted, type Scope } from "effect"
 import type { ConfigError } from "effect/ConfigError"
 import { join } from "node:path"
 import type pg from "pg"
@@ -18,6 +18,7 @@ import { type Inventory, inventorySql, toInventory } from "./internal/databaseIn
 import { classify } from "./internal/pgError.js"
 import { scrub } from "./internal/redact.js"
 import * as ResetLock from "./internal/resetLock.js"
+import * as Run from "./internal/resetRun.js"
 import * as Spare from "./internal/resetSpare.js"
 import { type MessageFields, resetMessage, resetReasons, type SessionInfo } from "./internal/resetMessage.js"
 import * as Steps from "./internal/resetSteps.js"
@@ -40,49 +41,19 @@ export const marker: string = Steps.marker
 export const lockNamespace: number = ResetLock.lockNamespace
 
 /** The steps of a reset, in the order they run. */
-export const stepNames = [
-  "guard",
-  "lock",
-  "inspect",
-  "swap",
-  "drop",
-  "create",
-  "clone",
-  "identity",
-  "migrate",
-  "template",
-  "protect",
-  "spare"
-] as const
+export const stepNames = Run.stepNames
 
 /** A step of a reset. */
-export type StepName = typeof stepNames[number]
+export type StepName = Run.StepName
 
 /** One finished step: its duration and what it found or did. */
-export interface Step {
-  readonly name: StepName
-  readonly millis: number
-  readonly detail: string
-}
+export type Step = Run.Step
 
 /** A session connected to a database, as `pg_stat_activity` shows it. */
 export type Session = SessionInfo
 
 /** What a reset did. */
-export interface ResetResult {
-  readonly database: string
-  /** `warm`: the spare swapped in, or cloned from the template; `cold`: created empty and migrated. */
-  readonly mode: "warm" | "cold"
-  readonly template: string
-  /** The spare renamed into place (a swap), if there was one. */
-  readonly spare: string | undefined
-  /** Migration files applied after the create or clone (none on a warm reset). */
-  readonly applied: ReadonlyArray<string>
-  /** Sessions that were connected to the database and terminated by the drop. */
-  readonly terminated: ReadonlyArray<Session>
-  readonly steps: ReadonlyArray<Step>
-  readonly millis: number
-}
+export type ResetResult = Run.ResetResult
 
 /** Every reason, for docs and tests. */
 export const reasons = resetReasons
@@ -122,30 +93,7 @@ export const renderStep = (step: { readonly name: string; readonly millis: numbe
   `  ${step.name.padEnd(9)}${`${Math.round(step.millis)} ms`.padStart(8)}  ${step.detail}`
 
 /** How a reset is run. Every field has a default; `layerConfig` reads them from the environment. */
-export interface Options {
-  /** The `NNNN_name.sql` directory. Default: the package's `migrations/`. */
-  readonly migrationsDirectory?: string | undefined
-  /** Must equal the database name to drop an unmarked database that is not empty. */
-  readonly confirmDrop?: string | undefined
-  /** How long to wait for another reset's lock (or a running lane). Default 60 s. */
-  readonly lockTimeout?: Duration.DurationInput | undefined
-  /** Connect timeout of every connection. Default: the DSN's `connect_timeout`, else 5 s. */
-  readonly connectTimeout?: Duration.DurationInput | undefined
-  /** The database to issue CREATE/DROP DATABASE from. Default `postgres`. */
-  readonly maintenanceDatabase?: string | undefined
-  /** Called as each step finishes, for progress output. */
-  readonly onStep?: ((step: Step) => Effect.Effect<void>) | undefined
-  /** How often a protecting session checks that it still holds its lock. Default 5 s. */
-  readonly heartbeat?: Duration.DurationInput | undefined
-  /** Keep a spare clone to swap in on the next reset (one more database's disk). Default true. */
-  readonly spare?: boolean | undefined
-  /**
-   * `in-scope` (default): the deferred work runs on the reset's session as soon as the reset is done, under
-   * its lock, and the scope's close waits for it. `leave`: it does not run here; the lock is released at
-   * once and the caller hands the work to {@link finishDeferred} (the CLI, in a detached process).
-   */
-  readonly deferred?: "in-scope" | "leave" | undefined
-}
+export type Options = Run.Options
 
 /** A lane's lock on its database while its tests run. */
 export interface Protection {
@@ -181,26 +129,6 @@ const errorOf = (ctx: Steps.Context, failure: Steps.StepFailure): DatabaseResetE
 
 const on: Steps.OnFailure = Steps.onFailure
 
-/** Records each step's duration (`Effect.timed`) and reports it. */
-const recorder = (onStep: Options["onStep"]) => {
-  const steps: Array<Step> = []
-  const step = <A, E, R>(name: StepName, effect: Effect.Effect<A, E, R>, detail: (a: A) => string) =>
-    Effect.timed(effect).pipe(
-      Effect.flatMap(([duration, a]) => {
-        const done: Step = { name, millis: Duration.toMillis(duration), detail: detail(a) }
-        steps.push(done)
-        return Effect.as(onStep === undefined ? Effect.void : onStep(done), a)
-      })
-    )
-  return { steps, step }
-}
-
-/** The reset's own session: one reserved connection that every statement and the lock live on. */
-interface Held extends Steps.Session {
-  readonly client: pg.Client
-  readonly pid: number
-}
-
 /** The names involved, before the migrations are read (enough for any error). */
 const contextOf = (target: DsnGuard.VerifiedTarget, options: Options): Steps.Context => ({
   database: target.database,
@@ -229,13 +157,13 @@ const plan = (target: DsnGuard.VerifiedTarget, options: Options) =>
     return { ctx, set }
   })
 
-/** Opens the maintenance session, kept open (no idle timeout may end it) until the scope closes. */
+/** Opens the maintenance session, kept open (no pool idle timeout ends it) until the scope closes. */
 const openSession = (
   ctx: Steps.Context,
   target: DsnGuard.VerifiedTarget,
   options: Options,
   name: string
-): Effect.Effect<Held, Steps.StepFailure, Scope.Scope> =>
+): Effect.Effect<Run.Held, Steps.StepFailure, Scope.Scope> =>
   Effect.gen(function*() {
     const clients: Array<pg.Client> = []
     const sql = yield* LaneDatabase.open(target, {
@@ -248,9 +176,9 @@ const openSession = (
       onConnect: (client) => clients.push(client)
     }).pipe(on("lock", ctx.maintenance))
     const run = ResetLock.runOn(yield* on("lock", ctx.maintenance)(sql.reserve))
-    yield* ResetLock.keepSessionOpen(sql, run).pipe(on("lock", ctx.maintenance))
-    const [row] = yield* run(sql<{ pid: number }>`SELECT pg_backend_pid() AS pid`).pipe(on("lock", ctx.maintenance))
-    return { sql, run, client: clients[clients.length - 1]!, pid: row?.pid ?? 0, locks: { exclusive: false } }
+    // the server pid came with the connection (BackendKeyData): no round trip on the critical path
+    const client = clients[clients.length - 1]!
+    return { sql, run, client, pid: (client as unknown as { processID: number | null }).processID ?? 0, locks: { exclusive: false } }
   })
 
 /** What an unmarked database holds, read on a connection to it; what cannot be read counts as something. */
@@ -273,7 +201,7 @@ const identityAndMigrate = (
   set: Migrations.MigrationSet,
   options: Options,
   warm: boolean,
-  step: ReturnType<typeof recorder>["step"]
+  step: ReturnType<typeof Run.recorder>["step"]
 ) =>
   Effect.scoped(Effect.gen(function*() {
     // one connection: a second would cost as much as the clone itself
@@ -291,26 +219,24 @@ const swappedIdentity = (
   ctx: Steps.Context,
   oid: string,
   options: Options,
-  step: ReturnType<typeof recorder>["step"]
+  step: ReturnType<typeof Run.recorder>["step"]
 ) =>
-  Effect.scoped(Effect.gen(function*() {
-    const client = yield* LaneDatabase.open(target, { applicationName, maxConnections: 1, connectTimeout: options.connectTimeout })
-      .pipe(on("identity", ctx.database))
-    const check = client<{ db: string; oid: string }>`SELECT current_database() AS db,
-        (SELECT oid::text FROM pg_database WHERE datname = current_database()) AS oid`.pipe(
-      on("identity", ctx.database),
-      Effect.flatMap(([row]) =>
-        row?.db === ctx.database && row.oid === oid
-          ? Effect.succeed(row)
-          : Effect.fail(new Steps.StepFailure({
-            reason: "identity-mismatch",
-            step: "identity",
-            subject: row === undefined ? "(no row)" : `${row.db} (oid ${row.oid}, not the swapped-in spare's ${oid})`
-          }))
-      )
-    )
-    return yield* step("identity", check, (row) => `current_database() = ${row.db} (oid ${row.oid}, the spare swapped in) on a fresh connection`)
-  }))
+  step(
+    "identity",
+    Effect.scoped(Effect.gen(function*() {
+      const client = yield* LaneDatabase.open(target, { applicationName, maxConnections: 1, connectTimeout: options.connectTimeout })
+        .pipe(on("identity", ctx.database))
+      const [row] = yield* client<{ db: string; oid: string }>`SELECT current_database() AS db,
+          (SELECT oid::text FROM pg_database WHERE datname = current_database()) AS oid`.pipe(on("identity", ctx.database))
+      if (row?.db === ctx.database && row.oid === oid) return row
+      return yield* new Steps.StepFailure({
+        reason: "identity-mismatch",
+        step: "identity",
+        subject: row === undefined ? "(no row)" : `${row.db} (oid ${row.oid}, not the swapped-in spare's ${oid})`
+      })
+    })),
+    (row) => `current_database() = ${row.db} (oid ${row.oid}, the spare swapped in) on a fresh connection`
+  )
 
 const checkIdentity = (client: PgClient.PgClient, ctx: Steps.Context) =>
   client<{ db: string }>`SELECT current_database() AS db`.pipe(
@@ -343,11 +269,11 @@ const migrate = (client: PgClient.PgClient, set: Migrations.MigrationSet, warm: 
 
 /** Runs the reset's steps on the session; the exclusive lock stays held until the scope closes. */
 const resetOn = (
-  held: Held,
+  held: Run.Held,
   target: DsnGuard.VerifiedTarget,
   planned: Effect.Effect.Success<ReturnType<typeof plan>>,
   options: Options,
-  record: ReturnType<typeof recorder>
+  record: ReturnType<typeof Run.recorder>
 ) =>
   Effect.gen(function*() {
     const { ctx, set } = planned
@@ -375,12 +301,12 @@ const resetHeld = (
   options: Options,
   sessionName: string
 ): Effect.Effect<
-  { readonly held: Held; readonly ctx: Steps.Context; readonly result: ResetResult },
+  { readonly held: Run.Held; readonly ctx: Steps.Context; readonly result: ResetResult },
   DatabaseResetError | Migrations.MigrationsError,
   Scope.Scope
 > =>
   Effect.gen(function*() {
-    const record = recorder(options.onStep)
+    const record = Run.recorder(options.onStep)
     const verified = yield* DsnGuard.assertVerified(target)
     const [took, done] = yield* Effect.timed(Effect.gen(function*() {
       const planned = yield* record.step("guard", plan(verified, options), (p) =>
@@ -413,37 +339,9 @@ export const resetScoped = (
 ): Effect.Effect<ResetResult, DatabaseResetError | Migrations.MigrationsError, Scope.Scope> =>
   Effect.gen(function*() {
     const { ctx, held, result } = yield* resetHeld(target, options, applicationName)
-    if (options.deferred !== "leave") yield* deferOn(held, ctx, options)
+    if (options.deferred !== "leave") yield* Run.deferOn(held, ctx, { spare: options.spare !== false, onStep: options.onStep })
     return result
   })
-
-/**
- * The deferred work, forked on the reset's session after the reset: it runs under the lock the session
- * holds (and releases an exclusive one when done). The scope's close waits for it, or interrupts it when
- * the scope is interrupted. It never fails: what it could not do, its step line says, and the next reset's
- * deferred work does again.
- */
-const deferOn = (held: Held, ctx: Steps.Context, options: Options): Effect.Effect<void, never, Scope.Scope> =>
-  Effect.gen(function*() {
-    const record = recorder(options.onStep)
-    const work = record.step("spare", deferredWork(held, ctx, options), (detail) => detail).pipe(
-      Effect.zipRight(Effect.suspend(() => held.locks.exclusive ? releaseNow(held, ctx) : Effect.void))
-    )
-    const fiber = yield* Effect.forkDaemon(work)
-    yield* Effect.addFinalizer((exit) => Exit.isInterrupted(exit) ? Fiber.interrupt(fiber) : Fiber.await(fiber))
-  })
-
-const deferredWork = (held: Held, ctx: Steps.Context, options: Options): Effect.Effect<string> =>
-  Steps.prepareSpare(held, ctx, options.spare !== false, on).pipe(
-    Effect.catchAll((failure) =>
-      Effect.succeed(`not done (${failure.reason} at ${failure.subject ?? ctx.database}): ${scrub(failure.detail ?? "", ctx.secrets)}`)
-    )
-  )
-
-const releaseNow = (held: Held, ctx: Steps.Context) =>
-  Effect.ignore(ResetLock.releaseExclusive(held.sql, held.run, ctx.database)).pipe(
-    Effect.zipRight(Effect.sync(() => (held.locks.exclusive = false)))
-  )
 
 /**
  * Does what a reset with `deferred: "leave"` left: takes the reset lock (waiting for a running reset or
@@ -458,7 +356,7 @@ export const finishDeferred = (
     const { ctx } = yield* plan(verified, options)
     const held = yield* openSession(ctx, verified, options, `${applicationName} deferred work`)
     yield* Steps.lock(held, ctx, options.lockTimeout ?? WorkflowLiveConfig.defaultLockTimeout, on)
-    return yield* deferredWork(held, ctx, options)
+    return yield* Run.deferredWork(held, ctx, options.spare !== false)
   })).pipe(
     Effect.mapError((error) => error instanceof Steps.StepFailure ? errorOf(contextOf(target, options), error) : error)
   )
@@ -474,20 +372,22 @@ export const resetAndProtect = (
 ): Effect.Effect<ProtectedReset, DatabaseResetError | Migrations.MigrationsError, Scope.Scope> =>
   Effect.gen(function*() {
     const { ctx, held, result } = yield* resetHeld(target, options, laneApplicationName)
-    const record = recorder(options.onStep)
+    const record = Run.recorder(options.onStep)
     const protection = yield* record.step("protect", protectOn(held, ctx, options), (p) =>
       `shared lock held by pid ${p.pid} until the lane ends`).pipe(
       Effect.mapError((failure) => errorOf(ctx, failure))
     )
     // after the lock is shared: the deferred work runs under it while the tests run
-    if (options.deferred !== "leave") yield* deferOn(held, ctx, options)
+    if (options.deferred !== "leave") yield* Run.deferOn(held, ctx, { spare: options.spare !== false, onStep: options.onStep })
     return { result: { ...result, steps: [...result.steps, ...record.steps] }, protection }
   })
 
 /** Step "protect": downgrades the exclusive lock on the same session and starts watching the session. */
-const protectOn = (held: Held, ctx: Steps.Context, options: Options): Effect.Effect<Protection, Steps.StepFailure, Scope.Scope> =>
+const protectOn = (held: Run.Held, ctx: Steps.Context, options: Options): Effect.Effect<Protection, Steps.StepFailure, Scope.Scope> =>
   Effect.gen(function*() {
     const { run, sql } = held
+    // only a session held for a lane's whole run needs shielding from idle timeouts (a reset's is never idle)
+    yield* ResetLock.keepSessionOpen(sql, run).pipe(on("protect", ctx.maintenance))
     yield* ResetLock.downgrade(sql, run, ctx.database).pipe(on("protect", ctx.maintenance))
     held.locks.exclusive = false
     yield* Effect.addFinalizer(() => Effect.ignore(ResetLock.releaseShared(sql, run, ctx.database)))
