@@ -377,8 +377,11 @@ export const resetAndProtect = (
       `shared lock held by pid ${p.pid} until the lane ends`).pipe(
       Effect.mapError((failure) => errorOf(ctx, failure))
     )
-    // after the lock is shared: the deferred work runs under it while the tests run
-    if (options.deferred !== "leave") yield* Run.deferOn(held, ctx, { spare: options.spare !== false, onStep: options.onStep })
+    // after the lock is shared: the deferred work runs under it, on its own session, while the tests run
+    if (options.deferred !== "leave") {
+      const own = openSession(ctx, target, options, `${applicationName} deferred work`)
+      yield* Run.deferOn(held, ctx, { spare: options.spare !== false, onStep: options.onStep, own })
+    }
     return { result: { ...result, steps: [...result.steps, ...record.steps] }, protection }
   })
 

@@ -101,32 +101,39 @@ export interface Held extends Steps.Session {
 }
 
 /**
- * The deferred work, forked on the reset's session after the reset: it runs under the lock the session
- * holds (and releases an exclusive one when done). The scope's close waits for it, or interrupts it when
- * the scope is interrupted. It never fails: what it could not do, its step line says, and the next reset's
- * deferred work does again.
+ * The deferred work, forked after the reset: on the reset's session, under the lock it holds (an exclusive
+ * one is released when done), or, for a lane, on a session of its own (`own`), under the lane's shared lock,
+ * which is released only after it: the lane's watched session then runs no long statement an error could
+ * be reported to instead of the watcher. The scope's close waits for it, or interrupts it when the scope
+ * is interrupted. It never fails: what it could not do, its step line says, and the next reset's deferred
+ * work does again.
  */
 export const deferOn = (
   held: Held,
   ctx: Steps.Context,
-  options: { readonly spare: boolean; readonly onStep: OnStep }
+  options: {
+    readonly spare: boolean
+    readonly onStep: OnStep
+    readonly own?: Effect.Effect<Held, Steps.StepFailure, Scope.Scope> | undefined
+  }
 ): Effect.Effect<void, never, Scope.Scope> =>
   Effect.gen(function*() {
     const record = recorder(options.onStep)
-    const work = record.step("spare", deferredWork(held, ctx, options.spare), (detail) => detail).pipe(
+    const onOwn = options.own === undefined ? undefined : Effect.scoped(Effect.flatMap(options.own, (own) =>
+      deferredWork(own, ctx, options.spare))).pipe(Effect.catchAll(notDone(ctx)))
+    const work = record.step("spare", onOwn ?? deferredWork(held, ctx, options.spare), (detail) => detail).pipe(
       Effect.zipRight(Effect.suspend(() => held.locks.exclusive ? releaseNow(held, ctx) : Effect.void))
     )
     const fiber = yield* Effect.forkDaemon(work)
     yield* Effect.addFinalizer((exit) => Exit.isInterrupted(exit) ? Fiber.interrupt(fiber) : Fiber.await(fiber))
   })
 
+const notDone = (ctx: Steps.Context) => (failure: Steps.StepFailure): Effect.Effect<string> =>
+  Effect.succeed(`not done (${failure.reason} at ${failure.subject ?? ctx.database}): ${scrub(failure.detail ?? "", ctx.secrets)}`)
+
 /** Drops what the reset retired and the stale spares, clones the next spare; what fails is said, not thrown. */
 export const deferredWork = (held: Held, ctx: Steps.Context, spare: boolean): Effect.Effect<string> =>
-  Steps.prepareSpare(held, ctx, spare, Steps.onFailure).pipe(
-    Effect.catchAll((failure) =>
-      Effect.succeed(`not done (${failure.reason} at ${failure.subject ?? ctx.database}): ${scrub(failure.detail ?? "", ctx.secrets)}`)
-    )
-  )
+  Steps.prepareSpare(held, ctx, spare, Steps.onFailure).pipe(Effect.catchAll(notDone(ctx)))
 
 const releaseNow = (held: Held, ctx: Steps.Context) =>
   Effect.ignore(releaseExclusive(held.sql, held.run, ctx.database)).pipe(
