@@ -139,10 +139,16 @@ const explanations: { readonly [R in ResetReason]: (f: MessageFields) => Explain
       `here are slow.`
   }),
   "database-in-use": (f) => ({
-    what: `\`${f.subject}\` is in use and could not be ${f.step === "drop" ? "dropped" : "copied"}.`,
+    what: `\`${f.subject}\` is in use and could not be ${
+      f.step === "drop" ? "dropped" : f.step === "swap" ? "swapped for its spare" : "copied"
+    }.`,
     why: f.step === "drop"
       ? `DROP DATABASE ... WITH (FORCE) cannot end some sessions (prepared transactions, replication slots, or ` +
         `sessions the role may not terminate).`
+      : f.step === "swap"
+      ? `PostgreSQL renames a database only while nobody is connected to it (or to the spare); the reset ended ` +
+        `the sessions it could and retried for 3 s, but a session stayed (one it may not end, a prepared ` +
+        `transaction, or a client reconnecting at once).`
       : `PostgreSQL copies a database only while nobody else is connected to it.`,
     fix: `close the sessions listed above (\`SELECT pg_terminate_backend(<pid>);\`), roll back prepared ` +
       `transactions (\`SELECT gid FROM pg_prepared_xacts\`), then ${rerun}.`
@@ -183,14 +189,16 @@ const explanations: { readonly [R in ResetReason]: (f: MessageFields) => Explain
     fix: `find who drops it (server log with log_statement = 'ddl'), stop it, and ${rerun}.`
   }),
   "name-too-long": (f) => ({
-    what: `the template name \`${f.subject}\` is longer than PostgreSQL's 63 bytes.`,
-    why: `PostgreSQL would silently truncate it, and the reset could then confuse two templates.`,
-    fix: `use a workflow database name of at most ${63 - 18} bytes.`
+    what: `the name \`${f.subject}\` the reset would give one of its databases (template, spare or retired) is ` +
+      `longer than PostgreSQL's 63 bytes.`,
+    why: `PostgreSQL would silently truncate it, and the reset could then confuse two of its databases.`,
+    fix: `use a workflow database name of at most ${63 - "__spare_".length - 12} bytes.`
   }),
   "forbidden-drop": (f) => ({
-    what: `refusing to drop \`${f.subject}\`.`,
-    why: `the reset may only drop \`${f.database}\` and its own \`${f.database}__tpl_<hash>\` templates; this is a ` +
-      `bug in the harness, and nothing was dropped.`,
+    what: `refusing to drop or rename \`${f.subject}\`.`,
+    why: `the reset may only drop or rename \`${f.database}\` and its own marked \`${f.database}__tpl_<hash>\` ` +
+      `templates, \`__spare_<hash>\` spares and \`__old_<ms>\` retired databases; this is a bug in the harness, ` +
+      `and nothing was dropped.`,
     fix: `report it with this message.`
   }),
   "protection-lost": (f) => ({
