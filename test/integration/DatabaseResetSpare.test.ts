@@ -7,6 +7,8 @@ import * as DatabaseReset from "../../src/DatabaseReset.js"
 import * as DsnGuard from "../../src/DsnGuard.js"
 import * as Migrations from "../../src/Migrations.js"
 import { dropDatabases, dsnFor, ensureSentinels, fingerprint, withClient } from "../support/sentinels.js"
+import * as Cli from "../support/cli.js"
+import { laneDsn, workflowDatabase } from "../support/lane.js"
 import * as TestDatabase from "../support/testDatabase.js"
 
 // This file's own names; nothing else is ever dropped here.
@@ -235,4 +237,34 @@ describe("the spare's fallbacks and safety", () => {
     expect(stepNames(confirmed)).toContain("swap")
     expect(current(await family())!.comment).toBe(DatabaseReset.marker)
   })
+})
+
+describe("workflow-live reset, one process", () => {
+  // the CLI resets only the workflow database; other files' lanes share it, and the reset lock orders them
+  const settled = async () => {
+    for (let waited = 0; waited < 60_000; waited += 50) {
+      const { busy, spares, retired } = await withClient("postgres", async (c) =>
+        (await c.query<{ spares: number; retired: number; busy: number }>(
+          `SELECT (SELECT count(*)::int FROM pg_database WHERE starts_with(datname, $1)) AS spares,
+              (SELECT count(*)::int FROM pg_database WHERE starts_with(datname, $2)) AS retired,
+              (SELECT count(*)::int FROM pg_stat_activity WHERE application_name LIKE '%deferred work') AS busy`,
+          [`${workflowDatabase}__spare_`, `${workflowDatabase}__old_`]
+        )).rows[0]!)
+      if (spares === 1 && retired === 0 && busy === 0) return
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    throw new Error("the background deferred work did not finish within 60 s")
+  }
+
+  it("prints the result, ends, and leaves the deferred work to a background process that makes the next spare", async () => {
+    const env = { TENDERBOT_WORKFLOW_DB_DSN: laneDsn() }
+    const first = await Cli.workflowLive(["reset"], { env })
+    expect(first.code, first.output).toBe(0)
+    await settled()
+    const second = await Cli.workflowLive(["reset"], { env })
+    expect(second.code, second.output).toBe(0)
+    expect(second.output).toMatch(/ swap +\d+ ms +tenderbot_workflow_test__spare_[0-9a-f]{12} renamed into place/)
+    expect(second.output).toMatch(/ total +\d+ ms +warm reset\n +spare +0 ms +left to a background process \(pid \d+\)/)
+    await settled()
+  }, 180_000)
 })
