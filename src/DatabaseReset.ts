@@ -9,7 +9,7 @@
  */
 import { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
-import { Data, Deferred, Duration, Effect, Layer, Option, Redacted, type Scope } from "effect"
+import { Data, Deferred, Duration, Effect, Exit, Fiber, Layer, Option, Redacted, Scope } from "effect"
 import type { ConfigError } from "effect/ConfigError"
 import { join } from "node:path"
 import type pg from "pg"
@@ -223,18 +223,26 @@ const swappedIdentity = (
 ) =>
   step(
     "identity",
-    Effect.scoped(Effect.gen(function*() {
-      const client = yield* LaneDatabase.open(target, { applicationName, maxConnections: 1, connectTimeout: options.connectTimeout })
-        .pipe(on("identity", ctx.database))
-      const [row] = yield* client<{ db: string; oid: string }>`SELECT current_database() AS db,
-          (SELECT oid::text FROM pg_database WHERE datname = current_database()) AS oid`.pipe(on("identity", ctx.database))
-      if (row?.db === ctx.database && row.oid === oid) return row
-      return yield* new Steps.StepFailure({
-        reason: "identity-mismatch",
-        step: "identity",
-        subject: row === undefined ? "(no row)" : `${row.db} (oid ${row.oid}, not the swapped-in spare's ${oid})`
+    Effect.gen(function*() {
+      // the connection's goodbye (terminate, socket close) is not waited for here: it closes in the
+      // background, and the reset's scope waits for that at its end
+      const own = yield* Scope.make()
+      const closeLater = (exit: Exit.Exit<unknown, unknown>) =>
+        Effect.forkDaemon(Scope.close(own, exit)).pipe(Effect.flatMap((fiber) => Effect.addFinalizer(() => Fiber.await(fiber))))
+      const check: Effect.Effect<{ db: string; oid: string }, Steps.StepFailure> = Effect.gen(function*() {
+        const client = yield* LaneDatabase.open(target, { applicationName, maxConnections: 1, connectTimeout: options.connectTimeout })
+          .pipe(on("identity", ctx.database), Scope.extend(own))
+        const [row] = yield* client<{ db: string; oid: string }>`SELECT current_database() AS db,
+            (SELECT oid::text FROM pg_database WHERE datname = current_database()) AS oid`.pipe(on("identity", ctx.database))
+        if (row?.db === ctx.database && row.oid === oid) return row
+        return yield* new Steps.StepFailure({
+          reason: "identity-mismatch",
+          step: "identity",
+          subject: row === undefined ? "(no row)" : `${row.db} (oid ${row.oid}, not the swapped-in spare's ${oid})`
+        })
       })
-    })),
+      return yield* Effect.onExit(check, closeLater)
+    }),
     (row) => `current_database() = ${row.db} (oid ${row.oid}, the spare swapped in) on a fresh connection`
   )
 

@@ -119,7 +119,10 @@ export const lock = (
     })
   })
 
-type DatabaseRow = Spare.Row
+interface DatabaseRow extends Spare.Row {
+  /** For the workflow database only: the sessions connected to it, as JSON. */
+  readonly sessions: ReadonlyArray<Omit<SessionInfo, "backendStart"> & { readonly backendStart: string | null }> | null
+}
 
 /** What exists before the drop, and what the reset will do about it. */
 export interface Found {
@@ -137,11 +140,20 @@ export interface Found {
   readonly spares: Spare.Spares
 }
 
-/** Lists the workflow database and every `<database>__*` database, with comment and ownership. */
+/**
+ * Lists the workflow database and every `<database>__*` database, with comment and ownership, and the
+ * sessions connected to the workflow database: one round trip.
+ */
 const family = (session: Session, ctx: Context) =>
   session.run(session.sql<DatabaseRow>`SELECT d.datname AS name, d.oid::text AS oid,
-      shobj_description(d.oid, 'pg_database') AS comment, pg_has_role(current_user, d.datdba, 'USAGE') AS owned
+      shobj_description(d.oid, 'pg_database') AS comment, pg_has_role(current_user, d.datdba, 'USAGE') AS owned,
+      CASE WHEN d.datname = ${ctx.database} THEN (SELECT coalesce(json_agg(s ORDER BY s."backendStart"), '[]')
+        FROM (SELECT ${session.sql.literal(sessionColumns)} FROM pg_stat_activity
+          WHERE datname = d.datname AND pid <> pg_backend_pid()) s) END AS sessions
     FROM pg_database d WHERE d.datname = ${ctx.database} OR starts_with(d.datname, ${`${ctx.database}__`})`)
+
+const sessionsOf = (row: DatabaseRow | undefined): ReadonlyArray<SessionInfo> =>
+  (row?.sessions ?? []).map((s) => ({ ...s, backendStart: s.backendStart === null ? null : new Date(s.backendStart) }))
 
 /** Step "inspect": what exists, whether it is ours, who is connected; refuses an unmarked, non-empty database. */
 export const inspect = (
@@ -152,17 +164,13 @@ export const inspect = (
   on: OnFailure
 ): Effect.Effect<Found, StepFailure> =>
   Effect.gen(function*() {
-    const { run, sql } = session
     const existing = yield* family(session, ctx).pipe(on("inspect", ctx.database))
     const current = existing.find((d) => d.name === ctx.database)
     const templateRow = existing.find((d) => d.name === ctx.template)
     const notOwned = existing.find((d) => !d.owned && (d.name === ctx.database || d.name === ctx.template))
     if (notOwned !== undefined) return yield* new StepFailure({ reason: "not-owner", step: "inspect", subject: notOwned.name })
     const adoption = yield* standing(current, ctx, confirmDrop, inventory)
-    const connected = current === undefined ? [] : yield* run(sql<SessionInfo>`SELECT ${sql.literal(sessionColumns)}
-      FROM pg_stat_activity WHERE datname = ${ctx.database} AND pid <> pg_backend_pid() ORDER BY backend_start`).pipe(
-      on("inspect", ctx.database)
-    )
+    const connected = sessionsOf(current)
     const warm = templateRow !== undefined && isTemplateMarked(templateRow.comment)
     return { current, existing, warm, adoption, connected, spares: Spare.classify(existing, ctx.database, ctx.hash) }
   })
@@ -277,8 +285,8 @@ export const swap = (session: Session, ctx: Context, found: Found, on: OnFailure
       attempts++
       const retired = found.current === undefined ? undefined : Spare.freeRetiredName(ctx.database, taken, Date.now())
       const statement = Spare.swapSql({ database: ctx.database, spare: spare.name, retired, marker, at: new Date() })
-      return run(sql.unsafe(Spare.terminateSql(ctx.database))).pipe(
-        Effect.zipRight(run(sql.unsafe(statement))),
+      // one round trip: the sessions end (waited for), then the renames
+      return run(sql.unsafe(`${Spare.terminateSql(ctx.database)};\n${statement}`)).pipe(
         Effect.as(retired),
         on("swap", ctx.database)
       )
