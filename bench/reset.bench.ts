@@ -235,12 +235,14 @@ await c.end()
 `
 
 // dbmate wants `-- migrate:up` blocks; the same SQL, the same schema
+// installed as `npm i --no-save dbmate` (the binary comes inside @dbmate/<platform>), or named by WL_BENCH_DBMATE
 const dbmateBinary = [
+  process.env.WL_BENCH_DBMATE ?? "",
   "node_modules/@dbmate/linux-x64/bin/dbmate",
   "node_modules/@dbmate/linux-arm64/bin/dbmate",
   "node_modules/@dbmate/darwin-arm64/bin/dbmate",
   "node_modules/@dbmate/darwin-x64/bin/dbmate"
-].find((p) => existsSync(p))
+].find((p) => p !== "" && existsSync(p))
 const dbmateDir = await mkdtemp(join(tmpdir(), "wl-bench-dbmate-"))
 for (const file of (await readdir(Migrations.defaultDirectory)).filter((f) => f.endsWith(".sql"))) {
   const sql = await readFile(join(Migrations.defaultDirectory, file), "utf8")
@@ -308,7 +310,7 @@ if (only !== "in-process") try {
 }
 if (only !== "in-process") {
   printTable("whole processes", processes, "process floor (drop + clone)")
-  if (dbmateBinary === undefined) console.log("  dbmate: not installed (npm i -D dbmate), skipped")
+  if (dbmateBinary === undefined) console.log("  dbmate: not installed (npm i --no-save dbmate, or WL_BENCH_DBMATE=<binary>), skipped")
 }
 
 const m = (name: string, s: State) => inProcess.get(name)?.get(s) ?? processes.get(name)!.get(s)!
