@@ -193,8 +193,8 @@ const read = <T extends Table>(
   })
 
 // a failure's stack becomes the test's own frames, captured when the assertion was created
-const atCallSite = <A, R>(effect: Effect.Effect<A, DbAssertError, R>, frames: ReadonlyArray<string>) =>
-  Effect.mapError(effect, (error) => CallSite.attach(error, frames))
+const atCallSite = <A, R>(effect: Effect.Effect<A, DbAssertError, R>, site: Error) =>
+  Effect.mapError(effect, (error) => CallSite.attach(error, site))
 
 /** The customer's rows of a table, decoded. */
 export const rowsOf = <T extends Table>(

@@ -12,23 +12,28 @@ const libraryUrl = new URL("..", import.meta.url).href
 const isLibrary = (frame: string): boolean =>
   frame.includes(libraryDir) || frame.includes(libraryUrl) || /node_modules|node:internal|\(native\)|\(<anonymous>\)|Generator\.next/.test(frame)
 
-/** The stack frames of the caller outside this library (the first is the test's line); empty if none. */
-export const capture = (): ReadonlyArray<string> => {
+/**
+ * The call site, as an unformatted stack: V8 records the frames now (cheap) and formats them only when
+ * `.stack` is read, which {@link attach} does only for a failure.
+ */
+export const capture = (): Error => {
   const limit = Error.stackTraceLimit
   Error.stackTraceLimit = 20
-  const stack = new Error().stack ?? ""
+  const site = new Error()
   Error.stackTraceLimit = limit
-  const frames = stack.split("\n").filter((line) => /^\s+at /.test(line))
-  const first = frames.findIndex((frame) => !isLibrary(frame))
-  // the test's own frames only: what follows them is the runner
-  return first === -1 ? [] : frames.slice(first).filter((frame) => !isLibrary(frame))
+  return site
 }
 
-/** Makes `frames` the error's stack (under its own `name: message` line); keeps the stack when none. */
-export const attach = <E extends Error>(error: E, frames: ReadonlyArray<string>): E => {
-  if (frames.length === 0) return error
+/** The caller's frames outside this library (the first is the test's line); empty if none. */
+export const frames = (site: Error): ReadonlyArray<string> =>
+  (site.stack ?? "").split("\n").filter((line) => /^\s+at /.test(line) && !isLibrary(line))
+
+/** Makes the call site's frames the error's stack (under its own `name: message` line); keeps the stack when none. */
+export const attach = <E extends Error>(error: E, site: Error): E => {
+  const own = frames(site)
+  if (own.length === 0) return error
   Object.defineProperty(error, "stack", {
-    value: `${error.name}: ${error.message}\n${frames.join("\n")}`,
+    value: `${error.name}: ${error.message}\n${own.join("\n")}`,
     writable: true,
     configurable: true,
     enumerable: false
