@@ -139,7 +139,8 @@ const contextOf = (target: DsnGuard.VerifiedTarget, options: Options): Steps.Con
   template: "",
   prefix: Migrations.templatePrefix(target.database),
   hash: "",
-  spare: ""
+  spare: "",
+  harnessVersion: ""
 })
 
 /** Step "guard": everything known without a connection: the migrations, their template, its name. */
@@ -150,7 +151,8 @@ const plan = (target: DsnGuard.VerifiedTarget, options: Options) =>
       ...contextOf(target, options),
       template: Migrations.templateName(target.database, set.hash),
       hash: set.hash,
-      spare: Spare.spareName(target.database, set.hash)
+      spare: Spare.spareName(target.database, set.hash),
+      harnessVersion: set.harnessVersion
     }
     const longest = [ctx.template, Spare.longestName(ctx.database, ctx.hash)].find((name) => Buffer.byteLength(name) > 63)
     if (longest !== undefined) return yield* new Steps.StepFailure({ reason: "name-too-long", step: "guard", subject: longest })

@@ -7,15 +7,16 @@
  */
 import { Duration, Effect, Schedule } from "effect"
 import pg from "pg"
+import * as Harness from "./harnessDatabases.js"
 
 /** The prefix of every spare of `database`. */
-export const sparePrefix = (database: string): string => `${database}__spare_`
+export const sparePrefix = (database: string): string => `${Harness.harnessPrefix(database)}spare_`
 
 /** The spare of `database` for migrations `hash`. */
-export const spareName = (database: string, hash: string): string => `${sparePrefix(database)}${hash}`
+export const spareName: (database: string, hash: string) => string = Harness.spareName
 
 /** The prefix of every retired (renamed-away) `database`. */
-export const retiredPrefix = (database: string): string => `${database}__old_`
+export const retiredPrefix = (database: string): string => `${Harness.harnessPrefix(database)}old_`
 
 /** A retired `database`'s name: the prefix and the rename's time in milliseconds (13 digits). */
 export const retiredName = (database: string, stamp: number): string =>
@@ -30,15 +31,14 @@ export const longestName = (database: string, hash: string): string => {
 
 /** The spare's marker: the migrations it holds. */
 export const spareMarker = (hash: string): string =>
-  `workflow-live: spare for migrations ${hash}; a reset renames it into place`
+  `${Harness.spareMarkerPrefix} for migrations ${hash}; a reset renames it into place`
 
 /** The marker of a database renamed away by a reset: the deferred work (or the next reset's) drops it. */
 export const retiredMarker = (at: Date): string =>
-  `workflow-live: retired by a reset at ${at.toISOString()}; the reset's deferred work drops it`
+  `${Harness.retiredMarkerPrefix} by a reset at ${at.toISOString()}; the reset's deferred work drops it`
 
-const spareMarked = (comment: string | null): boolean => comment !== null && comment.startsWith("workflow-live: spare")
-const retiredMarked = (comment: string | null): boolean =>
-  comment !== null && comment.startsWith("workflow-live: retired")
+const spareMarked = (comment: string | null): boolean => comment !== null && comment.startsWith(Harness.spareMarkerPrefix)
+const retiredMarked = (comment: string | null): boolean => comment !== null && comment.startsWith(Harness.retiredMarkerPrefix)
 
 /** A database of the workflow database's family, as the reset's inspection lists it. */
 export interface Row {
@@ -56,7 +56,10 @@ export interface Spares {
   readonly stale: ReadonlyArray<Row>
   /** Marked retired databases: the deferred work drops them. */
   readonly retired: ReadonlyArray<Row>
-  /** Names of the spare or retired patterns without the harness's marker (or another role's): never touched. */
+  /**
+   * Spare or retired lookalikes without any harness marker (made by hand), or another role's: never touched,
+   * and said so. (Marked ones under other names are `prune`'s, named in the inspect line's stale note.)
+   */
   readonly untouchable: ReadonlyArray<Row>
 }
 
@@ -79,7 +82,7 @@ export const classify = (rows: ReadonlyArray<Row>, database: string, hash: strin
     usable: spares.find((r) => r.name === spareName(database, hash) && r.comment === spareMarker(hash)),
     stale: spares.filter((r) => r.name !== spareName(database, hash) || r.comment !== spareMarker(hash)),
     retired: family.filter((r) => ours(r) && r.name.startsWith(retiredPrefix(database))),
-    untouchable: family.filter((r) => !ours(r))
+    untouchable: family.filter((r) => !ours(r) && (!r.owned || !Harness.isHarnessMarked(r.comment)))
   }
 }
 

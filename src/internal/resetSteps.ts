@@ -6,6 +6,7 @@
 import type { PgClient } from "@effect/sql-pg"
 import { Data, Duration, Effect, type Scope } from "effect"
 import { describeInventory, type Inventory } from "./databaseInventory.js"
+import * as Harness from "./harnessDatabases.js"
 import { type Classified, classify } from "./pgError.js"
 import { acquireExclusive, holders, LockBusy, NoCreatedb, releaseExclusive, type Run, sessionColumns } from "./resetLock.js"
 import { describeSession, type ResetReason, type SessionInfo } from "./resetMessage.js"
@@ -13,13 +14,10 @@ import * as Spare from "./resetSpare.js"
 import { confirmDropVariable } from "./variables.js"
 
 /** The comment that marks a database as created by the harness. */
-export const marker = "workflow-live: managed by @tenderbot/workflow-live; every reset drops and recreates it"
+export const marker = Harness.managedMarker
 
-const templateMarker = (hash: string): string => `workflow-live: template for migrations ${hash}; never connect to it`
-
-const isMarked = (comment: string | null): boolean => comment !== null && comment.startsWith("workflow-live: managed")
-const isTemplateMarked = (comment: string | null): boolean =>
-  comment !== null && comment.startsWith("workflow-live: template")
+const isMarked = Harness.isManaged
+const isTemplateMarked = Harness.isTemplateMarked
 
 /** What every step knows: the names involved and where. */
 export interface Context {
@@ -34,6 +32,8 @@ export interface Context {
   readonly hash: string
   /** The spare a warm reset renames into place (`<database>__spare_<hash>`). */
   readonly spare: string
+  /** The harness's version, written into the template's marker (so `prune` can say why one is stale). */
+  readonly harnessVersion: string
 }
 
 /** A step failed; `DatabaseReset` turns it into a `DatabaseResetError`. */
@@ -138,6 +138,8 @@ export interface Found {
   readonly connected: ReadonlyArray<SessionInfo>
   /** The spares and retired databases, sorted by what the reset may do with them. */
   readonly spares: Spare.Spares
+  /** The harness's other databases this reset leaves behind (older templates, ...): `prune`'s. */
+  readonly stale: ReadonlyArray<string>
 }
 
 /**
@@ -172,7 +174,15 @@ export const inspect = (
     const adoption = yield* standing(current, ctx, confirmDrop, inventory)
     const connected = sessionsOf(current)
     const warm = templateRow !== undefined && isTemplateMarked(templateRow.comment)
-    return { current, existing, warm, adoption, connected, spares: Spare.classify(existing, ctx.database, ctx.hash) }
+    const spares = Spare.classify(existing, ctx.database, ctx.hash)
+    // left behind: not what a cold reset's template step removes (its older templates), nor what the
+    // deferred work removes (marked stale spares and retired databases)
+    const removed = new Set([...spares.stale, ...spares.retired].map((d) => d.name))
+    const stale = Harness.stale(ctx.database, [ctx.template, ctx.spare], existing)
+      .filter((d) => !removed.has(d.name))
+      .filter((d) => warm || !(d.owned && d.name.startsWith(ctx.prefix) && isTemplateMarked(d.comment)))
+      .map((d) => d.name)
+    return { current, existing, warm, adoption, connected, spares, stale }
   })
 
 /** The existing database's standing: only a marked one, a confirmed one or an empty one may be dropped. */
@@ -193,7 +203,7 @@ const standing = (
 
 /** The inspect step's line. */
 export const describeFound = (found: Found): string => {
-  if (found.current === undefined) return `no database yet; ${source(found)}`
+  if (found.current === undefined) return `no database yet; ${source(found)}${staleNote(found.stale)}`
   const standing = {
     absent: "",
     marked: "marked as the harness's",
@@ -202,7 +212,7 @@ export const describeFound = (found: Found): string => {
   }[found.adoption]
   const who = found.connected.length === 0 ? "nobody connected" : `${found.connected.length} session(s) connected`
   const lookalikes = found.spares.untouchable.length === 0 ? "" : `; ${Spare.describeUntouchable(found.spares)}`
-  return `${standing}; ${who}; ${source(found)}${lookalikes}`
+  return `${standing}; ${who}; ${source(found)}${lookalikes}${staleNote(found.stale)}`
 }
 
 const source = (found: Found): string =>
@@ -211,6 +221,12 @@ const source = (found: Found): string =>
     : found.warm
     ? "a template to clone (no spare)"
     : "no template: cold"
+
+const staleNote = (stale: ReadonlyArray<string>): string =>
+  stale.length === 0
+    ? ""
+    : `; ${stale.length} stale harness database(s) left (${stale.slice(0, 3).join(", ")}` +
+      `${stale.length > 3 ? ", ..." : ""}): \`workflow-live prune\` removes them`
 
 /** Only the workflow database, its own templates, spares and retired databases may ever be dropped. */
 const droppable = (ctx: Context, name: string): boolean =>
@@ -262,7 +278,7 @@ export const keepTemplate = (session: Session, ctx: Context, found: Found, on: O
     for (const old of stale) yield* dropDatabase(session, ctx, old.name, "template", on)
     yield* run(sql`CREATE DATABASE ${sql(ctx.template)} TEMPLATE ${sql(ctx.database)}`).pipe(on("template", ctx.database))
     yield* run(sql`ALTER DATABASE ${sql(ctx.template)} ALLOW_CONNECTIONS false`).pipe(on("template", ctx.template))
-    yield* comment(session, ctx.template, templateMarker(ctx.hash)).pipe(on("template", ctx.template))
+    yield* comment(session, ctx.template, Harness.templateMarker(ctx.hash, ctx.harnessVersion)).pipe(on("template", ctx.template))
     const removed = stale.filter((d) => d.name !== ctx.template).length
     return `built ${ctx.template}${removed === 0 ? "" : `, removed ${removed} older template(s)`}`
   })

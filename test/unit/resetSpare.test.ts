@@ -49,7 +49,9 @@ describe("classify", () => {
     expect(spares.usable?.name).toBe(Spare.spareName(db, hash))
     expect(spares.stale.map((r) => r.name)).toEqual([Spare.spareName(db, "fedcba987654")])
     expect(spares.retired.map((r) => r.name)).toEqual([`${db}__old_0000000000001`])
-    expect(spares.untouchable.map((r) => r.name)).toEqual([`${db}__old_0000000000002`, `${db}__spare_x`, `${db}__old_0000000000003`])
+    // a marked spare under a name not of the reset's pattern is neither used nor untouchable: prune's stale
+    expect(spares.untouchable.map((r) => r.name)).toEqual([`${db}__old_0000000000002`, `${db}__old_0000000000003`])
+    expect([spares.usable, ...spares.stale, ...spares.retired].map((r) => r?.name)).not.toContain(`${db}__spare_x`)
     expect(Spare.describeUntouchable(spares)).toMatch(/__old_0000000000002` looks like the harness's but has no workflow-live marker/)
     expect(Spare.describeUntouchable(spares)).toMatch(/__old_0000000000003` looks like the harness's but belongs to another role/)
   })
