@@ -17,6 +17,7 @@ import * as DsnGuard from "./DsnGuard.js"
 import { type Inventory, inventorySql, toInventory } from "./internal/databaseInventory.js"
 import { classify } from "./internal/pgError.js"
 import { scrub } from "./internal/redact.js"
+import { preconnect, type StreamFactory } from "./internal/preconnect.js"
 import * as ResetLock from "./internal/resetLock.js"
 import * as Run from "./internal/resetRun.js"
 import * as Spare from "./internal/resetSpare.js"
@@ -203,11 +204,12 @@ const identityAndMigrate = (
   set: Migrations.MigrationSet,
   options: Options,
   warm: boolean,
+  ahead: StreamFactory | undefined,
   step: ReturnType<typeof Run.recorder>["step"]
 ) =>
   Effect.scoped(Effect.gen(function*() {
     // one connection: a second would cost as much as the clone itself
-    const client = yield* LaneDatabase.open(target, { applicationName, maxConnections: 1, connectTimeout: options.connectTimeout })
+    const client = yield* LaneDatabase.open(target, { applicationName, maxConnections: 1, connectTimeout: options.connectTimeout, stream: ahead })
       .pipe(on("identity", ctx.database))
     yield* step("identity", checkIdentity(client, ctx), (actual) => `current_database() = ${actual} on a fresh connection`)
     // on a warm reset the Migrator must find nothing to do
@@ -221,6 +223,7 @@ const swappedIdentity = (
   ctx: Steps.Context,
   oid: string,
   options: Options,
+  ahead: StreamFactory | undefined,
   step: ReturnType<typeof Run.recorder>["step"]
 ) =>
   step(
@@ -232,7 +235,7 @@ const swappedIdentity = (
       const closeLater = (exit: Exit.Exit<unknown, unknown>) =>
         Effect.forkDaemon(Scope.close(own, exit)).pipe(Effect.flatMap((fiber) => Effect.addFinalizer(() => Fiber.await(fiber))))
       const check: Effect.Effect<{ db: string; oid: string }, Steps.StepFailure> = Effect.gen(function*() {
-        const client = yield* LaneDatabase.open(target, { applicationName, maxConnections: 1, connectTimeout: options.connectTimeout })
+        const client = yield* LaneDatabase.open(target, { applicationName, maxConnections: 1, connectTimeout: options.connectTimeout, stream: ahead })
           .pipe(on("identity", ctx.database), Scope.extend(own))
         const [row] = yield* client<{ db: string; oid: string }>`SELECT current_database() AS db,
             (SELECT oid::text FROM pg_database WHERE datname = current_database()) AS oid`.pipe(on("identity", ctx.database))
@@ -283,7 +286,8 @@ const resetOn = (
   target: DsnGuard.VerifiedTarget,
   planned: Effect.Effect.Success<ReturnType<typeof plan>>,
   options: Options,
-  record: ReturnType<typeof Run.recorder>
+  record: ReturnType<typeof Run.recorder>,
+  ahead: StreamFactory | undefined
 ) =>
   Effect.gen(function*() {
     const { ctx, set } = planned
@@ -294,13 +298,13 @@ const resetOn = (
     const done = { database: ctx.database, template: ctx.template, terminated: found.connected, steps: record.steps, millis: 0 }
     if (spare !== undefined) {
       yield* record.step("swap", Steps.swap(held, ctx, found, on), (detail) => detail)
-      yield* swappedIdentity(target, ctx, spare.oid, options, record.step)
+      yield* swappedIdentity(target, ctx, spare.oid, options, ahead, record.step)
       // the spare is a clone of the template its hash names: the Migrator would find nothing to do
       return { ...done, mode: "warm", spare: spare.name, applied: [] } satisfies ResetResult
     }
     yield* record.step("drop", Steps.drop(held, ctx, found, on), (dropped) => dropped)
     yield* record.step(found.warm ? "clone" : "create", Steps.create(held, ctx, found.warm, on), (detail) => detail)
-    const applied = yield* identityAndMigrate(target, ctx, set, options, found.warm, record.step)
+    const applied = yield* identityAndMigrate(target, ctx, set, options, found.warm, ahead, record.step)
     if (!found.warm) yield* record.step("template", Steps.keepTemplate(held, ctx, found, on), (detail) => detail)
     return { ...done, mode: found.warm ? "warm" : "cold", spare: undefined, applied: applied.map((m) => m.file) } satisfies ResetResult
   })
@@ -321,8 +325,10 @@ const resetHeld = (
     const [took, done] = yield* Effect.timed(Effect.gen(function*() {
       const planned = yield* record.step("guard", plan(verified, options), (p) =>
         `${p.ctx.database} on ${p.ctx.where}; ${p.set.migrations.length} migrations, hash ${p.set.hash}`)
+      // the identity check's connection, opened now: the server forks its backend while the reset works
+      const ahead = yield* preconnect(verified.connection.host, verified.connection.port)
       const held = yield* openSession(planned.ctx, verified, options, sessionName)
-      return { held, ctx: planned.ctx, result: yield* resetOn(held, verified, planned, options, record) }
+      return { held, ctx: planned.ctx, result: yield* resetOn(held, verified, planned, options, record, ahead) }
     }))
     return { ...done, result: { ...done.result, millis: Duration.toMillis(took) } }
   }).pipe(

@@ -92,6 +92,7 @@ export const open = (
     readonly idleTimeout?: Duration.DurationInput | undefined
     readonly keepAlive?: boolean | undefined
     readonly onConnect?: PgPool.PoolOptions["onConnect"]
+    readonly stream?: PgPool.PoolOptions["stream"]
   } = {}
 ): Effect.Effect<PgClient.PgClient, SqlError, Scope.Scope> =>
   PgPool.open(endpoint(target), {
@@ -101,7 +102,8 @@ export const open = (
     connectTimeout: options.connectTimeout,
     idleTimeout: options.idleTimeout,
     keepAlive: options.keepAlive,
-    onConnect: options.onConnect
+    onConnect: options.onConnect,
+    stream: options.stream
   })
 
 /** Checks `current_database()` on the client against the target: the last word on where writes go. */

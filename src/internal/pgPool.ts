@@ -38,6 +38,8 @@ export interface PoolOptions {
   readonly keepAlive?: boolean | undefined
   /** Called with each new physical connection, e.g. to watch it for the server closing it. */
   readonly onConnect?: ((client: pg.Client) => void) | undefined
+  /** The driver's socket, e.g. one opened ahead (`internal/preconnect`); default a new one per connection. */
+  readonly stream?: (() => unknown) | undefined
 }
 
 const poolConfig = (endpoint: Endpoint, options: PoolOptions, connectMillis: number): pg.PoolConfig => {
@@ -56,7 +58,8 @@ const poolConfig = (endpoint: Endpoint, options: PoolOptions, connectMillis: num
     connectionTimeoutMillis: connectMillis,
     ...(idle === undefined ? {} : { idleTimeoutMillis: idle }),
     ...(keepAlive === undefined ? {} : { keepAlive }),
-    ...(endpoint.keepAliveIdleMillis === undefined ? {} : { keepAliveInitialDelayMillis: endpoint.keepAliveIdleMillis })
+    ...(endpoint.keepAliveIdleMillis === undefined ? {} : { keepAliveInitialDelayMillis: endpoint.keepAliveIdleMillis }),
+    ...(options.stream === undefined ? {} : { stream: options.stream })
   } as pg.PoolConfig
 }
 
