@@ -152,7 +152,7 @@ const family = (session: Session, ctx: Context) =>
       CASE WHEN d.datname = ${ctx.database} THEN (SELECT coalesce(json_agg(s ORDER BY s."backendStart"), '[]')
         FROM (SELECT ${session.sql.literal(sessionColumns)} FROM pg_stat_activity
           WHERE datname = d.datname AND pid <> pg_backend_pid()) s) END AS sessions
-    FROM pg_database d WHERE d.datname = ${ctx.database} OR starts_with(d.datname, ${`${ctx.database}__`})`)
+    FROM pg_database d WHERE d.datname = ${ctx.database} OR starts_with(d.datname, ${Harness.harnessPrefix(ctx.database)})`)
 
 const sessionsOf = (row: DatabaseRow | undefined): ReadonlyArray<SessionInfo> =>
   (row?.sessions ?? []).map((s) => ({ ...s, backendStart: s.backendStart === null ? null : new Date(s.backendStart) }))
