@@ -40,6 +40,8 @@ export interface Options {
    * lane then does not sweep, and says why.
    */
   readonly disposable?: string | undefined
+  /** `failed`: leave the rows of failed tests in place and report them. Default: `WORKFLOW_LIVE_KEEP`, else `none`. */
+  readonly keep?: "none" | "failed" | undefined
 }
 
 /** What keeps other lanes' resets away while the tests run; `lost` fails the moment that protection is gone. */

@@ -7,6 +7,7 @@
  */
 import { Effect, Exit, Runtime } from "effect"
 import * as Lane from "../Lane.js"
+import * as Keep from "../lane/keep.js"
 import * as LaneReport from "../LaneReport.js"
 import { setLaneExitCode } from "../internal/exitCode.js"
 import { receivedSignal } from "../internal/signals.js"
@@ -42,6 +43,8 @@ const runTests = (
         skip: snap.skip,
         http: snap.external?.provided,
         watch: options.args.watch,
+        // a watch pass keeps nothing: the next pass creates the same keys again
+        keep: options.args.watch ? "none" : Keep.mode(lane),
         // watch mode: each pass is judged, leak-checked, swept and reported before the next one starts
         onPass: options.args.watch ? (tests, ms) => Runtime.runPromise(runtime)(watchPass(lane, tests, ms)) : undefined
       },

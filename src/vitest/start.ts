@@ -9,6 +9,7 @@ import { Data, Duration, Effect, type Scope } from "effect"
 import type { SerializedError } from "vitest"
 import type { TestCase, TestModule, Vitest } from "vitest/node"
 import * as HttpRecorder from "../HttpRecorder.js"
+import { keepProvideKey } from "../internal/variables.js"
 import * as LaneReport from "../LaneReport.js"
 import * as RunId from "../RunId.js"
 import type { VitestArgs } from "./args.js"
@@ -44,6 +45,8 @@ export interface Options {
   readonly http?: HttpRecorder.Provided | undefined
   /** Watch mode: rerun on change until interrupted; `onPass` runs after each pass, before the next. */
   readonly watch: boolean
+  /** What the workers' fixtures keep of a failed test (handed over so the workers and the lane agree). */
+  readonly keep?: "none" | "failed" | undefined
   readonly onPass?: ((tests: LaneReport.Tests, ms: number) => Promise<void>) | undefined
 }
 
@@ -161,6 +164,7 @@ const handOver = (vitest: Vitest, options: Options): void => {
     project.provide(RunId.provideKey, options.runId)
     if (options.skip !== undefined) project.provide(skipKey, options.skip)
     if (options.http !== undefined) project.provide(HttpRecorder.provideKey, options.http)
+    project.provide(keepProvideKey, options.keep ?? "none")
   }
 }
 
