@@ -24,7 +24,7 @@ const query = `WITH
   p AS (SELECT id FROM alert_profiles WHERE customer_id IN (SELECT id FROM c)),
   m AS (SELECT id FROM tender_matches WHERE alert_profile_id IN (SELECT id FROM p) OR tender_id IN (SELECT id FROM t)),
   n AS (SELECT id, customer_id, tender_match_id FROM notifications
-    WHERE customer_id IN (SELECT id FROM c) OR tender_match_id IN (SELECT id FROM m)),
+    WHERE (customer_id IN (SELECT id FROM c) OR tender_match_id IN (SELECT id FROM m)) AND ${writtenSince("$2")}),
   mm AS (SELECT id, alert_profile_id, tender_id FROM tender_matches
     WHERE (id IN (SELECT id FROM m) OR id IN (SELECT tender_match_id FROM n)) AND ${writtenSince("$2")}),
   pp AS (SELECT id, customer_id FROM alert_profiles
@@ -39,7 +39,7 @@ UNION ALL SELECT 'customers', id::text FROM cc
 UNION ALL SELECT 'alert_profiles', id::text FROM pp
 UNION ALL SELECT 'tenders', id::text FROM tt
 UNION ALL SELECT 'tender_matches', id::text FROM mm
-UNION ALL SELECT 'notifications', id::text FROM n WHERE ${writtenSince("$2")}`
+UNION ALL SELECT 'notifications', id::text FROM n`
 
 const tableOrder = ["customers", "alert_profiles", "tenders", "tender_matches", "notifications"]
 

@@ -27,6 +27,11 @@ export const mode = (lane: Lane): KeepMode => lane.options.keep ?? (keepSetting(
 export const failedTests = (lane: Lane, outcome: TestsOutcome): ReadonlyArray<LaneReport.TestCase> =>
   mode(lane) === "failed" && outcome._tag === "Completed" ? outcome.tests.cases.filter((c) => c.state === "failed") : []
 
+const detailOf = (cause: unknown): string => {
+  const inner = typeof cause === "object" && cause !== null && "cause" in cause ? cause.cause : cause
+  return inner instanceof Error ? inner.message : String(inner)
+}
+
 /** The rows of each failed test, with the command that shows them; `null` when nothing is kept. */
 export const find = (
   target: DsnGuard.VerifiedTarget,
@@ -53,7 +58,7 @@ export const find = (
       new LeakCheck.LeakCheckError({
         reason: "count-failed",
         runId: baseline.runId,
-        detail: `finding the failed tests' rows: ${cause instanceof Error ? cause.message : String(cause)}`
+        detail: `finding the failed tests' rows: ${detailOf(cause)}`
       })
     )
   )
