@@ -9,6 +9,7 @@ import { Data, Duration, Effect, type Scope } from "effect"
 import type { SerializedError } from "vitest"
 import type { TestCase, TestModule, Vitest } from "vitest/node"
 import * as HttpRecorder from "../HttpRecorder.js"
+import * as LaneProgress from "../lane/progress.js"
 import { keepProvideKey } from "../internal/variables.js"
 import * as LaneReport from "../LaneReport.js"
 import * as RunId from "../RunId.js"
@@ -47,6 +48,8 @@ export interface Options {
   readonly watch: boolean
   /** What the workers' fixtures keep of a failed test (handed over so the workers and the lane agree). */
   readonly keep?: "none" | "failed" | undefined
+  /** Prints a progress line (how many files Vitest collects); absent: none. */
+  readonly status?: ((line: string) => void) | undefined
   readonly onPass?: ((tests: LaneReport.Tests, ms: number) => Promise<void>) | undefined
 }
 
@@ -134,7 +137,11 @@ const create = (options: Options, collector: ReturnType<typeof makeCollector>) =
           run: !options.watch,
           watch: options.watch,
           project: [projectName],
-          reporters: [...await userReporters(options.args.options, options.watch), collector.reporter] as never
+          reporters: [
+            ...await userReporters(options.args.options, options.watch),
+            collector.reporter,
+            ...(options.status === undefined ? [] : [LaneProgress.reporter(options.status)])
+          ] as never
         })
         takeOverSignals(before)
         return vitest
