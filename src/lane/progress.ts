@@ -35,10 +35,10 @@ export const settle = (): void => {
 /** `text` as a plain progress line. */
 export const line = (text: string): string => `  ${mark} ${text}`
 
-/** Shows `text` as the updating progress line (stdout is a TTY the lane prints to). */
-export const update = (text: string): void => {
+/** Shows `text` as the updating progress line (stdout is a TTY the lane prints to), dimmed when `colour`. */
+export const update = (text: string, colour: boolean): void => {
   settle()
-  process.stdout.write(`  \u001b[2m${mark} ${text}\u001b[0m`)
+  process.stdout.write(colour ? `  \u001b[2m${mark} ${text}\u001b[0m` : line(text))
   pending = true
 }
 

@@ -113,7 +113,7 @@ export const print = (lane: Lane, line: string): Effect.Effect<void> =>
 export const progress = (lane: Lane, text: string): Effect.Effect<void> =>
   Effect.suspend(() =>
     Progress.canUpdate(lane.options.print !== undefined)
-      ? Effect.sync(() => Progress.update(text))
+      ? Effect.sync(() => Progress.update(text, lane.options.colour))
       : print(lane, Progress.line(text))
   )
 

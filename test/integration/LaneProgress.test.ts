@@ -42,3 +42,19 @@ describe("progress while the lane works", () => {
     expect(run.stdout).not.toContain("\r")
   }, 120_000)
 })
+
+describe("progress on a terminal", () => {
+  it("is one updating line that the phase's own line replaces", async () => {
+    const command = ["node", "bin/workflow-live.js", "run", "--stand-ins", "--report-dir", dir, "--", "--config", probeConfig, "passing"].join(" ")
+    // `script` gives the lane a real pseudo-terminal
+    const run = await Cli.run("script", ["-qec", command, "/dev/null"], {
+      env: { TENDERBOT_WORKFLOW_DB_DSN: laneDsn(), WORKFLOW_LIVE_RUN_ID: "progress_tty" }
+    })
+    expect(run.code, run.output).toBe(0)
+    const erase = "\r\u001b[2K"
+    expect(run.stdout).toMatch(/ {2}… resetting tenderbot_workflow_test [^\n]*\r\u001b\[2K {2}✓ reset /)
+    expect(run.stdout).toMatch(/ {2}… preflight: [^\n]*\r\u001b\[2K {2}✓ preflight /)
+    // every updating line is erased before anything else is written
+    expect(run.stdout.split(erase)).toHaveLength(3)
+  }, 120_000)
+})
