@@ -16,7 +16,7 @@ export const phaseText = (name: LaneReport.PhaseName, database: string | undefin
     case "preflight":
       return "preflight: checking the environment, the external APIs and the database"
     case "reset":
-      return `resetting ${database ?? "the workflow database"} (waits while another lane holds its lock)`
+      return `resetting ${database ?? "the workflow database"}`
     default:
       return undefined
   }

@@ -29,7 +29,7 @@ describe("progress while the lane works", () => {
       /^ {2}✓ guard /m,
       /^ {2}… preflight: checking the environment, the external APIs and the database$/m,
       /^ {2}✓ preflight /m,
-      /^ {2}… resetting tenderbot_workflow_test \(waits while another lane holds its lock\)$/m,
+      /^ {2}… resetting tenderbot_workflow_test$/m,
       /^ {2}✓ reset /m,
       /^ {2}✓ protect /m,
       /^ {2}… starting Vitest \(the workflow-live project\)$/m,
@@ -52,7 +52,7 @@ describe("progress on a terminal", () => {
     })
     expect(run.code, run.output).toBe(0)
     const erase = "\r\u001b[2K"
-    expect(run.stdout).toMatch(/ {2}… resetting tenderbot_workflow_test [^\n]*\r\u001b\[2K {2}✓ reset /)
+    expect(run.stdout).toMatch(/ {2}… resetting tenderbot_workflow_test[^\n]*\r\u001b\[2K {2}✓ reset /)
     expect(run.stdout).toMatch(/ {2}… preflight: [^\n]*\r\u001b\[2K {2}✓ preflight /)
     // every updating line is erased before anything else is written
     expect(run.stdout.split(erase)).toHaveLength(3)
