@@ -1,6 +1,6 @@
 /**
  * Which rows belong to a test, for keeping a failed test's rows in place. A test's rows are found from its
- * fixture keys (`wl-<run>-<testhash>-<seq>` on customers and tenders): those rows, every row that hangs off
+ * fixture keys (`wl-<run>-<testhash>-<seq>`, the external ids of customers and tenders): those rows, every row that hangs off
  * them (profiles, matches, notifications: what the fixtures and the workflow wrote for them), and the
  * run's own rows those reference (a workflow's tender a kept match points at), so the kept rows stay whole
  * and the sweep can delete everything else without a foreign-key error. Rows linked to no key of the test
@@ -16,6 +16,9 @@ export interface TestRows {
   readonly keys: ReadonlyArray<string>
   readonly rows: Readonly<Record<string, ReadonlyArray<string>>>
 }
+
+// profiles and notifications carry their key in their name or subject (`… (wl-<run>-<hash>-<seq>)`)
+const keyPattern = `'wl-[a-z0-9_]+-[0-9a-f]{8}-[0-9]+'`
 
 // $1: the test's key prefix, $2: the run's baseline xid
 const query = `WITH
@@ -35,6 +38,10 @@ const query = `WITH
       AND ${writtenSince("$2")})
 SELECT 'key' AS kind, external_id AS value FROM c
 UNION ALL SELECT 'key', external_id FROM t
+UNION ALL SELECT 'key', k FROM (
+  SELECT substring(name from ${keyPattern}) AS k FROM alert_profiles WHERE id IN (SELECT id FROM pp)
+  UNION ALL SELECT substring(subject from ${keyPattern}) FROM notifications WHERE id IN (SELECT id FROM n)) named
+  WHERE starts_with(k, $1)
 UNION ALL SELECT 'customers', id::text FROM cc
 UNION ALL SELECT 'alert_profiles', id::text FROM pp
 UNION ALL SELECT 'tenders', id::text FROM tt
@@ -47,7 +54,8 @@ const tableOrder = ["customers", "alert_profiles", "tenders", "tender_matches", 
 export const ofTest = (sql: SqlClient.SqlClient, prefix: string, base: string): Effect.Effect<TestRows, SqlError> =>
   Effect.map(sql.unsafe<{ kind: string; value: string }>(query, [prefix, base]), (found) => {
     const ids = (table: string) => found.filter((r) => r.kind === table).map((r) => r.value).sort((a, b) => Number(a) - Number(b))
-    const keys = found.filter((r) => r.kind === "key").map((r) => r.value).sort()
+    const seq = (key: string) => Number(key.slice(key.lastIndexOf("-") + 1))
+    const keys = [...new Set(found.filter((r) => r.kind === "key").map((r) => r.value))].sort((a, b) => seq(a) - seq(b))
     const rows = Object.fromEntries(tableOrder.map((t) => [t, ids(t)] as const).filter(([, list]) => list.length > 0))
     return { keys, rows }
   })

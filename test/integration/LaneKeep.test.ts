@@ -41,8 +41,9 @@ describe("WORKFLOW_LIVE_KEEP=failed", () => {
       name: failedName,
       rows: { customers: 1, alert_profiles: 1, tenders: 1, tender_matches: 1 }
     })
-    expect(kept!.keys).toEqual([expect.stringMatching(/^wl-keep_one-[0-9a-f]{8}-1$/)])
-    expect(await keyedCustomers(kept!.keys[0]!)).toEqual(kept!.keys)
+    // the customer's key (its external id), then the profile's (in its name)
+    expect(kept!.keys).toEqual([expect.stringMatching(/^wl-keep_one-[0-9a-f]{8}-1$/), expect.stringMatching(/^wl-keep_one-[0-9a-f]{8}-2$/)])
+    expect(await keyedCustomers(kept!.keys[0]!)).toEqual([kept!.keys[0]])
     expect(await rowsOfRun("keep_one")).toBe(2)
 
     // the passing tests' rows are gone; their leak (unkeyed tenders) still fails the leak check
@@ -56,7 +57,7 @@ describe("WORKFLOW_LIVE_KEEP=failed", () => {
 
     // every view shows the same: keys, counts and the command, never a password
     expect(run.output).toContain(`✗ test/support/lane/keep-failed.live.ts > ${failedName}`)
-    expect(run.output).toContain(`keys: ${kept!.keys[0]}`)
+    expect(run.output).toContain(`keys: ${kept!.keys.join(", ")}`)
     expect(run.output).toContain("rows: customers 1, alert_profiles 1, tenders 1, tender_matches 1")
     expect(run.output).toContain(kept!.psql)
     const summary = readFileSync(join(dir, "keep_one", "summary.md"), "utf8")
