@@ -9,6 +9,7 @@ import { colourFor, stripAnsi } from "../internal/terminal.js"
 import { demo } from "./demo.js"
 import { describe } from "./help.js"
 import { preflight } from "./preflight.js"
+import { prune } from "./prune.js"
 import { reset } from "./reset.js"
 import { run } from "./run.js"
 import { target } from "./target.js"
@@ -22,11 +23,11 @@ const root = Command.make("workflow-live").pipe(
   Command.withDescription(describe(
     "Live workflow tests against PostgreSQL: guard, preflight, reset and run.",
     [
-      "USAGE: workflow-live target | preflight | reset | run [--report-dir DIR] [--stand-ins] [--watch] [-- vitest args] | demo [-- vitest args]",
+      "USAGE: workflow-live target | preflight | reset | run [--report-dir DIR] [--stand-ins] [--watch] [-- vitest args] | demo [-- vitest args] | prune [--dry-run]",
       "`workflow-live <command> --help` shows a command's options."
     ]
   )),
-  Command.withSubcommands([target, preflight, reset, run(passthrough), demo(passthrough)])
+  Command.withSubcommands([target, preflight, reset, run(passthrough), demo(passthrough), prune])
 )
 
 const cli = Command.run(root, { name: "workflow-live", version: "0.1.0" })

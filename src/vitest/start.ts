@@ -9,8 +9,9 @@ import { Data, Duration, Effect, type Scope } from "effect"
 import type { SerializedError } from "vitest"
 import type { TestCase, TestModule, Vitest } from "vitest/node"
 import * as HttpRecorder from "../HttpRecorder.js"
-import * as LaneProgress from "../lane/progress.js"
+import * as RunningChannel from "../internal/runningChannel.js"
 import { keepProvideKey } from "../internal/variables.js"
+import * as LaneProgress from "../lane/progress.js"
 import * as LaneReport from "../LaneReport.js"
 import * as RunId from "../RunId.js"
 import type { VitestArgs } from "./args.js"
@@ -101,7 +102,13 @@ const makeCollector = (root: () => string, pattern: () => RegExp | undefined, on
   // on interruption: what had finished and what was running at that moment, before the cancel fails them
   const freeze = () => void (frozen ??= now())
   const current = () => frozen === undefined ? now() : frozen
-  return { reporter, current, freeze, last: () => last }
+  // the workers' own word on what runs, ahead of Vitest's throttled task updates (internal/runningChannel)
+  const announced = ({ event, file, fullName }: RunningChannel.Announcement) => {
+    const name = `${file.slice(root().length + 1)} > ${fullName}`
+    if (event === "started") running.add(name)
+    else running.delete(name)
+  }
+  return { reporter, current, freeze, announced, last: () => last }
 }
 
 /** Removes the listeners Vitest added since `before`: the lane handles signals and rejections itself. */
@@ -185,6 +192,10 @@ export const run = (options: Options, progress: (p: Progress) => void = () => {}
       options.onPass
     )
     progress({ current: collector.current })
+    yield* Effect.acquireRelease(
+      Effect.sync(() => RunningChannel.listen(collector.announced)),
+      (close) => Effect.sync(close)
+    )
     const vitest = yield* create(options, collector)
     vitestRef = vitest
     handOver(vitest, options)
