@@ -58,8 +58,9 @@ export const finish = (lane: Lane, tests: State.TestsOutcome): Effect.Effect<Lan
 
 /**
  * One pass of a lane in watch mode: the same verdict, leak check, sweep and report as {@link finish}, on a
- * copy of the prepared lane, which stays prepared (reset once, protected) for the next pass.
+ * copy of the prepared lane, which stays prepared (reset once, protected) for the next pass. A pass keeps
+ * nothing: the next pass creates the same keys again, so a failed test's rows must not stay.
  */
 export const pass = (lane: Lane, tests: State.TestsOutcome): Effect.Effect<LaneReport.Report> =>
   Effect.flatMap(Ref.get(lane.state), (prepared) =>
-    Effect.flatMap(Ref.make(prepared), (state) => finish({ ...lane, state }, tests)))
+    Effect.flatMap(Ref.make(prepared), (state) => finish({ ...lane, options: { ...lane.options, keep: "none" }, state }, tests)))

@@ -7,6 +7,9 @@
  */
 import { Effect, Exit, Runtime } from "effect"
 import * as Lane from "../Lane.js"
+import * as Keep from "../lane/keep.js"
+import * as Progress from "../lane/progress.js"
+import * as State from "../lane/state.js"
 import * as LaneReport from "../LaneReport.js"
 import { setLaneExitCode } from "../internal/exitCode.js"
 import { receivedSignal } from "../internal/signals.js"
@@ -35,6 +38,9 @@ const runTests = (
     let progress: Start.Progress | undefined
     const started = performance.now()
     const runtime = yield* Effect.runtime<never>()
+    // Vitest writes to the terminal from here on: its progress is plain lines, never an updating one
+    const status = (line: string) => Runtime.runSync(runtime)(State.print(lane, line))
+    status(Progress.line("starting Vitest (the workflow-live project)"))
     const tests = Start.run(
       {
         args: options.args,
@@ -42,6 +48,9 @@ const runTests = (
         skip: snap.skip,
         http: snap.external?.provided,
         watch: options.args.watch,
+        // a watch pass keeps nothing: the next pass creates the same keys again
+        keep: options.args.watch ? "none" : Keep.mode(lane),
+        status,
         // watch mode: each pass is judged, leak-checked, swept and reported before the next one starts
         onPass: options.args.watch ? (tests, ms) => Runtime.runPromise(runtime)(watchPass(lane, tests, ms)) : undefined
       },

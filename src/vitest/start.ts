@@ -10,6 +10,8 @@ import type { SerializedError } from "vitest"
 import type { TestCase, TestModule, Vitest } from "vitest/node"
 import * as HttpRecorder from "../HttpRecorder.js"
 import * as RunningChannel from "../internal/runningChannel.js"
+import { keepProvideKey } from "../internal/variables.js"
+import * as LaneProgress from "../lane/progress.js"
 import * as LaneReport from "../LaneReport.js"
 import * as RunId from "../RunId.js"
 import type { VitestArgs } from "./args.js"
@@ -45,6 +47,10 @@ export interface Options {
   readonly http?: HttpRecorder.Provided | undefined
   /** Watch mode: rerun on change until interrupted; `onPass` runs after each pass, before the next. */
   readonly watch: boolean
+  /** What the workers' fixtures keep of a failed test (handed over so the workers and the lane agree). */
+  readonly keep?: "none" | "failed" | undefined
+  /** Prints a progress line (how many files Vitest collects); absent: none. */
+  readonly status?: ((line: string) => void) | undefined
   readonly onPass?: ((tests: LaneReport.Tests, ms: number) => Promise<void>) | undefined
 }
 
@@ -138,7 +144,11 @@ const create = (options: Options, collector: ReturnType<typeof makeCollector>) =
           run: !options.watch,
           watch: options.watch,
           project: [projectName],
-          reporters: [...await userReporters(options.args.options, options.watch), collector.reporter] as never
+          reporters: [
+            ...await userReporters(options.args.options, options.watch),
+            collector.reporter,
+            ...(options.status === undefined ? [] : [LaneProgress.reporter(options.status)])
+          ] as never
         })
         takeOverSignals(before)
         return vitest
@@ -168,6 +178,7 @@ const handOver = (vitest: Vitest, options: Options): void => {
     project.provide(RunId.provideKey, options.runId)
     if (options.skip !== undefined) project.provide(skipKey, options.skip)
     if (options.http !== undefined) project.provide(HttpRecorder.provideKey, options.http)
+    project.provide(keepProvideKey, options.keep ?? "none")
   }
 }
 
