@@ -355,9 +355,16 @@ export const resetScoped = (
 ): Effect.Effect<ResetResult, DatabaseResetError | Migrations.MigrationsError, Scope.Scope> =>
   Effect.gen(function*() {
     const { ctx, held, result } = yield* resetHeld(target, options, applicationName)
-    if (options.deferred !== "leave") yield* Run.deferOn(held, ctx, { spare: options.spare !== false, onStep: options.onStep })
+    if (options.deferred !== "leave") yield* Run.deferOn(held, ctx, { spare: options.spare !== false, onStep: options.onStep, warm: warmer(target, options) })
     return result
   })
+
+/** A first connection to a new spare (its relcache init file is built then, not on the next reset's path). */
+const warmer = (target: DsnGuard.VerifiedTarget, options: Options): Steps.Warm => (database) =>
+  Effect.scoped(
+    LaneDatabase.open(target, { database, applicationName: `${applicationName} deferred work`, maxConnections: 1, connectTimeout: options.connectTimeout })
+      .pipe(Effect.flatMap((client) => client`SELECT 1`))
+  ).pipe(Effect.asVoid, on("spare", database))
 
 /**
  * Does what a reset with `deferred: "leave"` left: takes the reset lock (waiting for a running reset or
@@ -372,7 +379,7 @@ export const finishDeferred = (
     const { ctx } = yield* plan(verified, options)
     const held = yield* openSession(ctx, verified, options, `${applicationName} deferred work`)
     yield* Steps.lock(held, ctx, options.lockTimeout ?? WorkflowLiveConfig.defaultLockTimeout, on)
-    return yield* Run.deferredWork(held, ctx, options.spare !== false)
+    return yield* Run.deferredWork(held, ctx, options.spare !== false, warmer(verified, options))
   })).pipe(
     Effect.mapError((error) => error instanceof Steps.StepFailure ? errorOf(contextOf(target, options), error) : error)
   )
@@ -396,7 +403,7 @@ export const resetAndProtect = (
     // after the lock is shared: the deferred work runs under it, on its own session, while the tests run
     if (options.deferred !== "leave") {
       const own = openSession(ctx, target, options, `${applicationName} deferred work`)
-      yield* Run.deferOn(held, ctx, { spare: options.spare !== false, onStep: options.onStep, own })
+      yield* Run.deferOn(held, ctx, { spare: options.spare !== false, onStep: options.onStep, own, warm: warmer(target, options) })
     }
     return { result: { ...result, steps: [...result.steps, ...record.steps] }, protection }
   })

@@ -115,13 +115,14 @@ export const deferOn = (
     readonly spare: boolean
     readonly onStep: OnStep
     readonly own?: Effect.Effect<Held, Steps.StepFailure, Scope.Scope> | undefined
+    readonly warm?: Steps.Warm | undefined
   }
 ): Effect.Effect<void, never, Scope.Scope> =>
   Effect.gen(function*() {
     const record = recorder(options.onStep)
     const onOwn = options.own === undefined ? undefined : Effect.scoped(Effect.flatMap(options.own, (own) =>
-      deferredWork(own, ctx, options.spare))).pipe(Effect.catchAll(notDone(ctx)))
-    const work = record.step("spare", onOwn ?? deferredWork(held, ctx, options.spare), (detail) => detail).pipe(
+      deferredWork(own, ctx, options.spare, options.warm))).pipe(Effect.catchAll(notDone(ctx)))
+    const work = record.step("spare", onOwn ?? deferredWork(held, ctx, options.spare, options.warm), (detail) => detail).pipe(
       Effect.zipRight(Effect.suspend(() => held.locks.exclusive ? releaseNow(held, ctx) : Effect.void))
     )
     const fiber = yield* Effect.forkDaemon(work)
@@ -132,8 +133,8 @@ const notDone = (ctx: Steps.Context) => (failure: Steps.StepFailure): Effect.Eff
   Effect.succeed(`not done (${failure.reason} at ${failure.subject ?? ctx.database}): ${scrub(failure.detail ?? "", ctx.secrets)}`)
 
 /** Drops what the reset retired and the stale spares, clones the next spare; what fails is said, not thrown. */
-export const deferredWork = (held: Held, ctx: Steps.Context, spare: boolean): Effect.Effect<string> =>
-  Steps.prepareSpare(held, ctx, spare, Steps.onFailure).pipe(Effect.catchAll(notDone(ctx)))
+export const deferredWork = (held: Held, ctx: Steps.Context, spare: boolean, warm?: Steps.Warm): Effect.Effect<string> =>
+  Steps.prepareSpare(held, ctx, spare, Steps.onFailure, warm).pipe(Effect.catchAll(notDone(ctx)))
 
 const releaseNow = (held: Held, ctx: Steps.Context) =>
   Effect.ignore(releaseExclusive(held.sql, held.run, ctx.database)).pipe(

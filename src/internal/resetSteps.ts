@@ -319,12 +319,21 @@ export const swap = (session: Session, ctx: Context, found: Found, on: OnFailure
       (retired === undefined ? "" : `; the old one renamed to ${retired}, marked retired`) + `; ${who}`
   })
 
+/** Opens a first connection to a new database and closes it. */
+export type Warm = (database: string) => Effect.Effect<void, StepFailure>
+
 /**
  * Step "spare", the deferred work, off the critical path: drops the retired databases and the stale spares
  * (marked ones only), then clones the next spare from the template. Reads the databases afresh: it runs
  * after the swap. With `keep` false (spares turned off) every marked spare goes and none is made.
  */
-export const prepareSpare = (session: Session, ctx: Context, keep: boolean, on: OnFailure): Effect.Effect<string, StepFailure> =>
+export const prepareSpare = (
+  session: Session,
+  ctx: Context,
+  keep: boolean,
+  on: OnFailure,
+  warm: Warm = () => Effect.void
+): Effect.Effect<string, StepFailure> =>
   Effect.gen(function*() {
     const { run, sql } = session
     const rows = yield* family(session, ctx).pipe(on("spare", ctx.database))
@@ -341,7 +350,11 @@ export const prepareSpare = (session: Session, ctx: Context, keep: boolean, on: 
     else {
       yield* run(sql`CREATE DATABASE ${sql(ctx.spare)} TEMPLATE ${sql(ctx.template)}`).pipe(on("spare", ctx.template))
       yield* comment(session, ctx.spare, Spare.spareMarker(ctx.hash)).pipe(on("spare", ctx.spare))
-      done.push(`cloned ${ctx.spare} from ${ctx.template}`)
+      // a first connection builds the new database's relcache init file: the swap's identity check then
+      // does not; its backend must be gone before the lock goes, or the next rename would wait for it
+      yield* warm(ctx.spare)
+      yield* run(sql.unsafe(Spare.terminateSql(ctx.spare))).pipe(on("spare", ctx.spare))
+      done.push(`cloned ${ctx.spare} from ${ctx.template}, warmed`)
     }
     return done.join("; ")
   })
