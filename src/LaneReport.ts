@@ -13,6 +13,8 @@ import { formatMs, painter } from "./internal/terminal.js"
 
 /** The phases of a lane, in order. `Lane.prepare` runs the first five, `Lane.finish` the rest. */
 export const phaseNames = [
+  "start",
+  "load",
   "run id",
   "guard",
   "preflight",
@@ -21,6 +23,7 @@ export const phaseNames = [
   "tests",
   "leak check",
   "sweep",
+  "exit",
   "report"
 ] as const
 

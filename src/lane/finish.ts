@@ -1,5 +1,5 @@
 /** The steps of `Lane.finish`: the verdict, the leak check and the sweep, the report. Each records its phase. */
-import { Effect, Either } from "effect"
+import { Effect, Either, Ref } from "effect"
 import type * as DsnGuard from "../DsnGuard.js"
 import * as ExternalCalls from "../ExternalCalls.js"
 import { exitCodeFor } from "../internal/signals.js"
@@ -111,6 +111,12 @@ export const cleanUp = (lane: Lane, outcome: TestsOutcome, snap: Snapshot) =>
     return { leaks, swept }
   })
 
+/** Exit: the lane's resources released (its lock, its connections, the ledger) before the report is written. */
+export const exit = (lane: Lane, release: Effect.Effect<void>) =>
+  phase(lane, "exit", release, () => found("lock released, connections closed")).pipe(
+    Effect.catchAll((stopped) => update(lane, { stopped }))
+  )
+
 const outcomeOf = (tests: TestsOutcome, snap: Snapshot): { outcome: LaneReport.Outcome; exitCode: number; reason: string | null } => {
   if (tests._tag === "Interrupted") {
     return { outcome: "interrupted", exitCode: tests.signal === undefined ? 130 : exitCodeFor(tests.signal), reason: null }
@@ -147,7 +153,8 @@ const buildReport = (
   lane: Lane,
   tests: TestsOutcome,
   snap: Snapshot,
-  cleaned: { readonly leaks: LaneReport.Rows | null; readonly swept: LaneReport.Rows | null }
+  cleaned: { readonly leaks: LaneReport.Rows | null; readonly swept: LaneReport.Rows | null },
+  time: { readonly origin: number; readonly now: number }
 ): LaneReport.Report => {
   const { exitCode, outcome, reason } = outcomeOf(tests, snap)
   const dir = lane.options.reportDir
@@ -156,8 +163,9 @@ const buildReport = (
     target: snap.target === undefined
       ? null
       : { dsn: snap.target.masked, host: snap.target.host, port: snap.target.port, database: snap.target.database },
-    startedAt: lane.startedAt.toISOString(),
-    durationMs: Date.now() - lane.startedAt.getTime(),
+    // performance.timeOrigin is when this process started; the lane's time starts at `origin` on that scale
+    startedAt: new Date(performance.timeOrigin + time.origin).toISOString(),
+    durationMs: time.now - time.origin,
     outcome,
     exitCode,
     reason: outcome === "interrupted" ? interruptedReason(lane, tests, snap, cleaned.swept, exitCode) : reason,
@@ -171,20 +179,25 @@ const buildReport = (
   }
 }
 
-/** Report: one value, written as report.json, junit.xml, summary.md (and $GITHUB_STEP_SUMMARY), then printed. */
+/**
+ * Report: one value, written as report.json, junit.xml, summary.md (and $GITHUB_STEP_SUMMARY), then printed.
+ * Its own phase, and the lane's duration, run up to the moment the files are written: the write itself and
+ * what the process does after it cannot be in the report they are part of.
+ */
 export const report = (lane: Lane, tests: TestsOutcome, cleaned: Parameters<typeof buildReport>[3]) =>
   Effect.gen(function*() {
-    const started = performance.now()
     const snap = yield* snapshot(lane)
-    const draft = buildReport(lane, tests, snap, cleaned)
+    const clock = yield* Ref.get(lane.clock)
+    const now = performance.now()
+    const draft = buildReport(lane, tests, snap, cleaned, { origin: clock.origin, now })
     const phase: LaneReport.Phase = {
       name: "report",
       status: "pass",
-      ms: 0,
+      ms: now - clock.last,
       detail: `report.json, junit.xml, summary.md in ${lane.options.reportDir}` +
         (process.env.GITHUB_STEP_SUMMARY ? ", $GITHUB_STEP_SUMMARY" : "")
     }
-    const final: LaneReport.Report = { ...draft, phases: [...draft.phases, { ...phase, ms: performance.now() - started }] }
+    const final: LaneReport.Report = { ...draft, phases: [...draft.phases, phase] }
     const written = yield* Effect.either(LaneReport.write(final))
     const shown: LaneReport.Report = written._tag === "Right"
       ? final

@@ -65,10 +65,20 @@ export interface Snapshot {
   readonly stopped: LaneError | undefined
 }
 
-/** A lane run: its options, when it started, and what its phases found. */
+/**
+ * The lane's clock, on `performance.now()`'s scale: `origin` is where the lane's time starts (0, Node's
+ * own start, when the CLI recorded its start and load), `last` where the last recorded phase ended. Each
+ * phase is timed from the end of the one before, so the phases add up to the lane's whole time.
+ */
+export interface Clock {
+  readonly origin: number
+  readonly last: number
+}
+
+/** A lane run: its options, its clock, and what its phases found. */
 export interface Lane {
   readonly options: Options
-  readonly startedAt: Date
+  readonly clock: Ref.Ref<Clock>
   readonly state: Ref.Ref<Snapshot>
 }
 
@@ -86,8 +96,15 @@ export const make = (options: Options): Effect.Effect<Lane> =>
       baseline: undefined,
       stopped: undefined
     }),
-    (state) => ({ options, startedAt: new Date(), state })
+    (state) => {
+      const now = performance.now()
+      return { options, clock: Ref.unsafeMake<Clock>({ origin: now, last: now }), state }
+    }
   )
+
+/** Milliseconds since the last recorded phase ended (or the lane started). */
+export const sinceLastPhase = (lane: Lane): Effect.Effect<number> =>
+  Effect.map(Ref.get(lane.clock), (clock) => performance.now() - clock.last)
 
 /** What the lane knows so far. */
 export const snapshot = (lane: Lane): Effect.Effect<Snapshot> => Ref.get(lane.state)
@@ -101,10 +118,13 @@ export const update = (lane: Lane, change: Partial<Snapshot>): Effect.Effect<voi
 export const print = (lane: Lane, line: string): Effect.Effect<void> =>
   lane.options.print === undefined ? Effect.sync(() => process.stdout.write(`${line}\n`)) : lane.options.print(line)
 
-/** Records a finished phase and prints its line. */
+/** Records a finished phase and prints its line; the next phase is timed from here. */
 export const record = (lane: Lane, phase: LaneReport.Phase): Effect.Effect<void> =>
   Effect.zipRight(
-    Ref.update(lane.state, (s) => ({ ...s, phases: [...s.phases, phase] })),
+    Effect.zipRight(
+      Ref.update(lane.clock, (clock) => ({ ...clock, last: performance.now() })),
+      Ref.update(lane.state, (s) => ({ ...s, phases: [...s.phases, phase] }))
+    ),
     print(lane, LaneReport.renderPhase(phase, lane.options.colour))
   )
 
@@ -117,8 +137,9 @@ export interface Found {
 export const found = (detail: string, status: LaneReport.PhaseStatus = "pass"): Found => ({ status, detail })
 
 /**
- * Runs one phase: times it, records and prints its line, and turns its failure into a {@link LaneError}
- * naming the phase. An interrupted phase is recorded as such and the interruption goes on.
+ * Runs one phase: times it (from the end of the phase before, so the lane's bookkeeping between phases is
+ * counted too), records and prints its line, and turns its failure into a {@link LaneError} naming the
+ * phase. An interrupted phase is recorded as such and the interruption goes on.
  */
 export const phase = <A, E, R>(
   lane: Lane,
@@ -126,9 +147,8 @@ export const phase = <A, E, R>(
   effect: Effect.Effect<A, E, R>,
   describe: (a: A) => Found
 ): Effect.Effect<A, LaneError, R> =>
-  Effect.suspend(() => {
-    const started = performance.now()
-    const ms = () => performance.now() - started
+  Effect.flatMap(Ref.get(lane.clock), (clock) => {
+    const ms = () => performance.now() - clock.last
     return effect.pipe(
       Effect.onExit((exit) => {
         if (exit._tag === "Success") return record(lane, { name, ms: ms(), ...describe(exit.value) })

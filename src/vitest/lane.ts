@@ -2,10 +2,14 @@
  * A whole lane run with its tests in this process: `Lane.prepare`, the `workflow-live` Vitest project,
  * `Lane.finish`. Used by `workflow-live run` and `workflow-live demo`.
  *
+ * Vitest's own start (its import, config, projects) does not need the database: it runs while preflight
+ * and the reset do, and the tests start once both are done. No worker starts and no test file loads before
+ * the lane is prepared; a lane that stops there closes the unstarted Vitest, and no test runs.
+ *
  * Only the prepare phases and the tests can be interrupted: on SIGINT/SIGTERM Vitest is cancelled and
  * closed, and `Lane.finish` still runs (sweep, one message, the report), before the process exits 130/143.
  */
-import { Effect, Exit, Runtime } from "effect"
+import { Effect, Exit, Fiber, Runtime, Scope } from "effect"
 import * as Lane from "../Lane.js"
 import * as LaneReport from "../LaneReport.js"
 import { setLaneExitCode } from "../internal/exitCode.js"
@@ -18,35 +22,44 @@ export interface Options extends Lane.Options {
   readonly args: VitestArgs
 }
 
+type Restore = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+
 const watchPass = (lane: Lane.Lane, tests: LaneReport.Tests, ms: number): Effect.Effect<void> =>
   Effect.zipRight(
     Lane.pass(lane, { _tag: "Completed", tests, ms }),
     Effect.sync(() => process.stdout.write("\n  watching for changes: the next pass starts on a change; Ctrl-C ends the lane\n\n"))
   )
 
-/** Runs the tests of a prepared lane, racing them against the loss of the lane's protection. */
-const runTests = (
-  lane: Lane.Lane,
-  snap: Lane.Snapshot,
-  options: Options,
-  restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
-) =>
+/** Creates Vitest in its own scope, in the background: the caller prepares the lane meanwhile. */
+const startVitest = (lane: Lane.Lane, options: Options, scope: Scope.Scope, restore: Restore) =>
   Effect.gen(function*() {
-    let progress: Start.Progress | undefined
-    const started = performance.now()
     const runtime = yield* Effect.runtime<never>()
-    const tests = Start.run(
-      {
+    return yield* Effect.fork(restore(Scope.extend(
+      Start.create({
         args: options.args,
-        runId: snap.runId!,
-        skip: snap.skip,
-        http: snap.external?.provided,
         watch: options.args.watch,
         // watch mode: each pass is judged, leak-checked, swept and reported before the next one starts
         onPass: options.args.watch ? (tests, ms) => Runtime.runPromise(runtime)(watchPass(lane, tests, ms)) : undefined
-      },
-      (p) => (progress = p)
-    ).pipe(Effect.scoped)
+      }),
+      scope
+    )))
+  })
+
+/** Runs the tests of a prepared lane, racing them against the loss of the lane's protection. */
+const runTests = (
+  snap: Lane.Snapshot,
+  vitest: { readonly fiber: Fiber.Fiber<Start.Created, Start.VitestStartError>; readonly scope: Scope.CloseableScope },
+  restore: Restore,
+  started: number
+) =>
+  Effect.gen(function*() {
+    let progress: Start.Progress | undefined
+    const tests = Effect.flatMap(vitest.fiber, (created) =>
+      Start.run(created, { runId: snap.runId!, skip: snap.skip, http: snap.external?.provided }, (p) => (progress = p))).pipe(
+        Scope.extend(vitest.scope),
+        // Vitest is closed before the lane goes on: its workers are gone before the leak check and the sweep
+        Effect.ensuring(Scope.close(vitest.scope, Exit.void))
+      )
     const lost = snap.protection === undefined
       ? Effect.never
       : Effect.mapError(snap.protection.lost, (error) => ({ _tag: "ProtectionLost", error }) as const)
@@ -72,14 +85,24 @@ export const run = (options: Options): Effect.Effect<LaneReport.Report> =>
   Effect.uninterruptibleMask((restore) =>
     Effect.gen(function*() {
       const lane = yield* Lane.make(options)
-      const prepared = yield* Effect.exit(restore(Lane.prepare(lane)))
+      yield* Lane.recordStart(lane)
+      // closed by the lane's steps (the exit phase, the end of the tests); on a defect, by the outer scope
+      const laneScope = yield* Effect.acquireRelease(Scope.make(), (scope) => Scope.close(scope, Exit.void))
+      const vitestScope = yield* Effect.acquireRelease(Scope.make(), (scope) => Scope.close(scope, Exit.void))
+      const fiber = yield* startVitest(lane, options, vitestScope, restore)
+      const prepared = yield* Effect.exit(restore(Scope.extend(Lane.prepare(lane), laneScope)))
       const snap = yield* Lane.snapshot(lane)
+      const ready = Exit.isSuccess(prepared) && Lane.isReady(snap)
+      if (!ready) {
+        // no test may run: the unstarted Vitest is closed (once its creation, if still going, has ended)
+        yield* Effect.zipRight(Fiber.interrupt(fiber), Scope.close(vitestScope, Exit.void))
+      }
       const outcome: Lane.TestsOutcome = Exit.isFailure(prepared)
         ? { _tag: "Interrupted", signal: receivedSignal(), tests: null, ms: 0 }
-        : Lane.isReady(snap)
-        ? yield* runTests(lane, snap, options, restore)
+        : ready
+        ? yield* runTests(snap, { fiber, scope: vitestScope }, restore, performance.now() - (yield* Lane.sinceLastPhase(lane)))
         : { _tag: "NotRun" }
-      const report = yield* Lane.finish(lane, outcome)
+      const report = yield* Lane.finish(lane, outcome, Scope.close(laneScope, Exit.void))
       setLaneExitCode(report.exitCode)
       return report
     }).pipe(Effect.scoped)

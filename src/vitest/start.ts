@@ -35,16 +35,20 @@ export class VitestStartError extends Data.TaggedError("VitestStartError")<{
   }
 }
 
-/** How the tests run. */
-export interface Options {
+/** How Vitest is created: what it runs and how. */
+export interface CreateOptions {
   readonly args: VitestArgs
+  /** Watch mode: rerun on change until interrupted; `onPass` runs after each pass, before the next. */
+  readonly watch: boolean
+  readonly onPass?: ((tests: LaneReport.Tests, ms: number) => Promise<void>) | undefined
+}
+
+/** What the lane hands to the tests once it is prepared. */
+export interface Handover {
   readonly runId: string
   readonly skip: string | undefined
   /** What the workers' HTTP recorder needs (the run's mode and ledger); absent: calls are not recorded or counted. */
   readonly http?: HttpRecorder.Provided | undefined
-  /** Watch mode: rerun on change until interrupted; `onPass` runs after each pass, before the next. */
-  readonly watch: boolean
-  readonly onPass?: ((tests: LaneReport.Tests, ms: number) => Promise<void>) | undefined
 }
 
 /** Follows a run as it goes, so an interrupted run can still say what finished and what was running. */
@@ -68,7 +72,9 @@ const userReporters = async (options: Readonly<Record<string, unknown>>, watch: 
   return names.map((name) => name === "default" ? new WatchReporter() : name)
 }
 
-const makeCollector = (root: () => string, pattern: () => RegExp | undefined, onPass: Options["onPass"]) => {
+type Collector = ReturnType<typeof makeCollector>
+
+const makeCollector = (root: () => string, pattern: () => RegExp | undefined, onPass: CreateOptions["onPass"]) => {
   const running = new Set<string>()
   let vitest: Vitest | undefined
   let last: LaneReport.Tests | null = null
@@ -113,7 +119,7 @@ const listenersNow = () => ({
   unhandledRejection: [...process.listeners("unhandledRejection")]
 })
 
-const create = (options: Options, collector: ReturnType<typeof makeCollector>) =>
+const createVitest = (options: CreateOptions, collector: Collector) =>
   Effect.acquireRelease(
     Effect.tryPromise({
       try: async () => {
@@ -155,7 +161,7 @@ const cancel = (vitest: Vitest, started: Promise<unknown>, freeze: () => void): 
   }).pipe(Effect.timeout(Duration.seconds(10)), Effect.ignore)
 
 /** Hands the run ID and the skip decision to the project: workers read them with `inject`. */
-const handOver = (vitest: Vitest, options: Options): void => {
+const handOver = (vitest: Vitest, options: Handover): void => {
   Handoff.attach(vitest, { runId: options.runId, skip: options.skip })
   for (const project of vitest.projects) {
     project.provide(RunId.provideKey, options.runId)
@@ -164,8 +170,19 @@ const handOver = (vitest: Vitest, options: Options): void => {
   }
 }
 
-/** Runs the project once (or, in watch mode, until interrupted); returns the results of the last pass. */
-export const run = (options: Options, progress: (p: Progress) => void = () => {}): Effect.Effect<LaneReport.Tests, VitestStartError, Scope.Scope> =>
+/** A Vitest instance created for the lane (config loaded, projects resolved), not started: no worker, no test file. */
+export interface Created {
+  readonly vitest: Vitest
+  readonly watch: boolean
+  readonly filters: ReadonlyArray<string>
+  readonly collector: Collector
+}
+
+/**
+ * Imports Vitest, loads its config and creates the instance, closed with the scope. Nothing here depends
+ * on the database: the lane runs it while preflight and the reset run, and starts the tests after.
+ */
+export const create = (options: CreateOptions): Effect.Effect<Created, VitestStartError, Scope.Scope> =>
   Effect.gen(function*() {
     let vitestRef: Vitest | undefined
     const collector = makeCollector(
@@ -173,9 +190,20 @@ export const run = (options: Options, progress: (p: Progress) => void = () => {}
       () => vitestRef?.config.testNamePattern,
       options.onPass
     )
-    progress({ current: collector.current })
-    const vitest = yield* create(options, collector)
+    const vitest = yield* createVitest(options, collector)
     vitestRef = vitest
+    return { vitest, watch: options.watch, filters: options.args.filters, collector }
+  })
+
+/** Runs the project once (or, in watch mode, until interrupted); returns the results of the last pass. */
+export const run = (
+  created: Created,
+  options: Handover,
+  progress: (p: Progress) => void = () => {}
+): Effect.Effect<LaneReport.Tests, VitestStartError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const { collector, vitest } = created
+    progress({ current: collector.current })
     handOver(vitest, options)
     const rejections: Array<unknown> = []
     const onRejection = (reason: unknown) => void rejections.push(reason)
@@ -184,7 +212,7 @@ export const run = (options: Options, progress: (p: Progress) => void = () => {}
       () => Effect.sync(() => process.off("unhandledRejection", onRejection))
     )
     const { TestsNotFoundError } = yield* Effect.promise(() => import("vitest/node"))
-    const started = vitest.start([...options.args.filters])
+    const started = vitest.start([...created.filters])
     // no file matched the filters: a run in which no test ran, which the verdict fails as such
     const found = yield* Effect.tryPromise({ try: () => started.then(() => true), catch: (e) => e }).pipe(
       Effect.catchAll((e) =>
@@ -194,7 +222,7 @@ export const run = (options: Options, progress: (p: Progress) => void = () => {}
       ),
       Effect.onInterrupt(() => cancel(vitest, started, collector.freeze))
     )
-    if (options.watch) yield* Effect.never
+    if (created.watch) yield* Effect.never
     const tests = found ? collector.last() : LaneReport.noTests
     if (tests === null) return yield* new VitestStartError({ reason: "vitest-crashed", detail: "the run ended without results" })
     return rejections.length === 0 ? tests : {
