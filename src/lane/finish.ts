@@ -20,7 +20,6 @@ export const verdict = (lane: Lane, outcome: TestsOutcome, snap: Snapshot): Effe
         record(lane, {
           name: "tests",
           status: problems.length > 0 ? "fail" : snap.skip !== undefined ? "skip" : "pass",
-          ms: outcome.ms,
           detail: LaneReport.testsLine(outcome.tests)
         }),
         problems.length === 0 ? Effect.void : update(lane, { stopped: new LaneError({ phase: "tests", detail: problems.join("; ") }) })
@@ -32,11 +31,11 @@ export const verdict = (lane: Lane, outcome: TestsOutcome, snap: Snapshot): Effe
       const running = outcome.tests?.running ?? []
       const detail = `interrupted by ${outcome.signal ?? "a signal"}` +
         (running.length === 0 ? " (no test was running)" : `; running: ${running.join(", ")}`)
-      return record(lane, { name: "tests", status: "fail", ms: outcome.ms, detail })
+      return record(lane, { name: "tests", status: "fail", detail })
     }
     case "Failed":
       return Effect.zipRight(
-        record(lane, { name: "tests", status: "fail", ms: outcome.ms, detail: firstLine(outcome.message) }),
+        record(lane, { name: "tests", status: "fail", detail: firstLine(outcome.message) }),
         update(lane, { stopped: new LaneError({ phase: "tests", detail: outcome.message }) })
       )
   }
@@ -100,11 +99,11 @@ export const cleanUp = (lane: Lane, outcome: TestsOutcome, snap: Snapshot) =>
     const unprotected = outcome._tag === "Failed" && outcome.unprotected
     const leaks = interrupted || unprotected ? null : yield* leakCheck(lane, snap.target, snap.baseline)
     if (interrupted && lane.options.disposable !== undefined) {
-      yield* record(lane, { name: "sweep", status: "skip", ms: 0, detail: `not needed: ${lane.options.disposable}` })
+      yield* record(lane, { name: "sweep", status: "skip", detail: `not needed: ${lane.options.disposable}` })
       return { leaks, swept: null }
     }
     if (outcome._tag === "Completed" && leaks !== null && LaneReport.totalRows(leaks) === 0) {
-      yield* record(lane, { name: "sweep", status: "pass", ms: 0, detail: "nothing to remove" })
+      yield* record(lane, { name: "sweep", status: "pass", detail: "nothing to remove" })
       return { leaks, swept: {} }
     }
     const swept = yield* sweep(lane, snap.target, snap.baseline)

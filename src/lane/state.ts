@@ -118,14 +118,21 @@ export const update = (lane: Lane, change: Partial<Snapshot>): Effect.Effect<voi
 export const print = (lane: Lane, line: string): Effect.Effect<void> =>
   lane.options.print === undefined ? Effect.sync(() => process.stdout.write(`${line}\n`)) : lane.options.print(line)
 
-/** Records a finished phase and prints its line; the next phase is timed from here. */
-export const record = (lane: Lane, phase: LaneReport.Phase): Effect.Effect<void> =>
-  Effect.zipRight(
-    Effect.zipRight(
-      Ref.update(lane.clock, (clock) => ({ ...clock, last: performance.now() })),
-      Ref.update(lane.state, (s) => ({ ...s, phases: [...s.phases, phase] }))
-    ),
-    print(lane, LaneReport.renderPhase(phase, lane.options.colour))
+/**
+ * Records a phase that ends now (or at `end`, on `performance.now()`'s scale) and prints its line. Its time
+ * runs from the end of the phase before; the next phase's runs from here.
+ */
+export const record = (lane: Lane, found: Omit<LaneReport.Phase, "ms">, end?: number): Effect.Effect<void> =>
+  Effect.flatMap(
+    Ref.modify(lane.clock, (clock) => {
+      const at = end ?? performance.now()
+      return [{ ...found, ms: at - clock.last }, { ...clock, last: at }] as const
+    }),
+    (phase) =>
+      Effect.zipRight(
+        Ref.update(lane.state, (s) => ({ ...s, phases: [...s.phases, phase] })),
+        print(lane, LaneReport.renderPhase(phase, lane.options.colour))
+      )
   )
 
 /** What a phase found: its status and line. */
@@ -147,17 +154,14 @@ export const phase = <A, E, R>(
   effect: Effect.Effect<A, E, R>,
   describe: (a: A) => Found
 ): Effect.Effect<A, LaneError, R> =>
-  Effect.flatMap(Ref.get(lane.clock), (clock) => {
-    const ms = () => performance.now() - clock.last
-    return effect.pipe(
-      Effect.onExit((exit) => {
-        if (exit._tag === "Success") return record(lane, { name, ms: ms(), ...describe(exit.value) })
-        const interrupted = Cause.isInterruptedOnly(exit.cause)
-        return record(lane, { name, status: "fail", ms: ms(), detail: interrupted ? "interrupted" : firstLine(renderCause(exit.cause)) })
-      }),
-      Effect.catchAllCause((cause) => Effect.fail(new LaneError({ phase: name, detail: renderCause(cause) })))
-    )
-  })
+  effect.pipe(
+    Effect.onExit((exit) => {
+      if (exit._tag === "Success") return record(lane, { name, ...describe(exit.value) })
+      const interrupted = Cause.isInterruptedOnly(exit.cause)
+      return record(lane, { name, status: "fail", detail: interrupted ? "interrupted" : firstLine(renderCause(exit.cause)) })
+    }),
+    Effect.catchAllCause((cause) => Effect.fail(new LaneError({ phase: name, detail: renderCause(cause) })))
+  )
 
 /** What happened to the tests, as the caller that ran them saw it. */
 export type TestsOutcome =
