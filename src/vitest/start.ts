@@ -104,20 +104,25 @@ const makeCollector = (root: () => string, pattern: () => RegExp | undefined, on
   return { reporter, current, freeze, last: () => last }
 }
 
-/** Removes the listeners Vitest added since `before`: the lane handles signals and rejections itself. */
-const takeOverSignals = (before: Record<"SIGINT" | "SIGTERM" | "unhandledRejection", Array<unknown>>): void => {
-  for (const event of ["SIGINT", "SIGTERM", "unhandledRejection"] as const) {
-    for (const listener of process.listeners(event as "SIGINT")) {
-      if (!before[event].includes(listener)) process.off(event as "SIGINT", listener)
-    }
+const handledByTheLane: ReadonlyArray<string | symbol> = ["SIGINT", "SIGTERM", "unhandledRejection"]
+
+/**
+ * While `f` runs, removes every SIGINT, SIGTERM and unhandledRejection listener added meanwhile (Vitest's
+ * exit the process at once, which would skip the sweep): the lane handles them itself. Each is removed in
+ * the microtask after it is added, before any signal can be delivered to it. Vitest is created while the
+ * lane prepares, so a Ctrl-C during preflight or the reset finds no listener of Vitest's either.
+ */
+const withoutVitestSignalHandlers = async <A>(f: () => Promise<A>): Promise<A> => {
+  const onNewListener = (event: string | symbol, listener: (...args: Array<unknown>) => void) => {
+    if (handledByTheLane.includes(event)) queueMicrotask(() => process.off(event as "SIGINT", listener))
+  }
+  process.on("newListener", onNewListener)
+  try {
+    return await f()
+  } finally {
+    process.off("newListener", onNewListener)
   }
 }
-
-const listenersNow = () => ({
-  SIGINT: [...process.listeners("SIGINT")],
-  SIGTERM: [...process.listeners("SIGTERM")],
-  unhandledRejection: [...process.listeners("unhandledRejection")]
-})
 
 const createVitest = (options: CreateOptions, collector: Collector) =>
   Effect.acquireRelease(
@@ -125,22 +130,16 @@ const createVitest = (options: CreateOptions, collector: Collector) =>
       try: async () => {
         const { createVitest } = await import("vitest/node")
         const { reporter: _ignored, reporters: _also, ...rest } = options.args.options
-        const before = listenersNow()
         // the live project is part of the config only when asked for (see vitest.config.ts); the rest is
         // what Vitest's own CLI sets before it loads a config
         process.env.WORKFLOW_LIVE_LANE = "1"
         process.env.TEST = "true"
         process.env.VITEST = "true"
         process.env.NODE_ENV ??= "test"
-        const vitest = await createVitest("test", {
-          ...rest,
-          run: !options.watch,
-          watch: options.watch,
-          project: [projectName],
-          reporters: [...await userReporters(options.args.options, options.watch), collector.reporter] as never
-        })
-        takeOverSignals(before)
-        return vitest
+        const reporters = [...await userReporters(options.args.options, options.watch), collector.reporter]
+        return await withoutVitestSignalHandlers(() =>
+          createVitest("test", { ...rest, run: !options.watch, watch: options.watch, project: [projectName], reporters: reporters as never })
+        )
       },
       catch: (e) => new VitestStartError({ reason: "vitest-did-not-start", detail: e instanceof Error ? e.message : String(e) })
     }),
