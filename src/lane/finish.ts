@@ -112,7 +112,7 @@ export const cleanUp = (lane: Lane, outcome: TestsOutcome, snap: Snapshot) =>
 
 /** Exit: the lane's resources released (its lock, its connections, the ledger) before the report is written. */
 export const exit = (lane: Lane, release: Effect.Effect<void>) =>
-  phase(lane, "exit", release, () => found("lock released, connections closed")).pipe(
+  phase(lane, "exit", release, () => found("what the lane held released: its lock, connections, ledger")).pipe(
     Effect.catchAll((stopped) => update(lane, { stopped }))
   )
 
