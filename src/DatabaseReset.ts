@@ -184,7 +184,8 @@ const contextOf = (target: DsnGuard.VerifiedTarget, options: Options): Steps.Con
   maintenance: options.maintenanceDatabase ?? "postgres",
   template: "",
   prefix: Migrations.templatePrefix(target.database),
-  hash: ""
+  hash: "",
+  harnessVersion: ""
 })
 
 /** Step "guard": everything known without a connection: the migrations, their template, its name. */
@@ -194,7 +195,8 @@ const plan = (target: DsnGuard.VerifiedTarget, options: Options) =>
     const ctx: Steps.Context = {
       ...contextOf(target, options),
       template: Migrations.templateName(target.database, set.hash),
-      hash: set.hash
+      hash: set.hash,
+      harnessVersion: set.harnessVersion
     }
     if (Buffer.byteLength(ctx.template) > 63) {
       return yield* new Steps.StepFailure({ reason: "name-too-long", step: "guard", subject: ctx.template })

@@ -186,13 +186,19 @@ export const prepare = (
   }
 }
 
-/** The cassette of a test file: under the cassette directory, named after the file. */
+/**
+ * The cassette of a test file: under the cassette directory, named after the file. Named relative to the
+ * cassette directory's parent only when both sit inside the project, so a name never depends on where the
+ * project was cloned; else the project-relative path, flattened.
+ */
 export const cassetteFor = (cassettes: string, testFile: string): string => {
+  const within = (base: string, path: string): string | undefined => {
+    const inside = relative(base, path)
+    return inside.startsWith("..") || isAbsolute(inside) ? undefined : inside
+  }
   const parent = resolve(cassettes, "..")
-  const inside = relative(parent, testFile)
-  const name = !inside.startsWith("..") && !isAbsolute(inside)
-    ? inside
-    : relative(process.cwd(), testFile).replace(/[\\/]/g, "__")
+  const name = (within(process.cwd(), parent) !== undefined ? within(parent, testFile) : undefined) ??
+    relative(process.cwd(), testFile).replace(/[\\/]/g, "__")
   return join(cassettes, `${name}.json`)
 }
 

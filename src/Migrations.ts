@@ -14,6 +14,7 @@ import { readFile } from "node:fs/promises"
 import { dirname, isAbsolute, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import { inventorySql } from "./internal/databaseInventory.js"
+import * as HarnessDatabases from "./internal/harnessDatabases.js"
 import { classify } from "./internal/pgError.js"
 import { migrationsDirectoryVariable } from "./internal/variables.js"
 
@@ -169,7 +170,7 @@ export const hash = (migrations: ReadonlyArray<Migration>, harnessVersion: strin
 export const templateName = (database: string, hash: string): string => `${templatePrefix(database)}${hash}`
 
 /** The prefix every template of `database` starts with. */
-export const templatePrefix = (database: string): string => `${database}__tpl_`
+export const templatePrefix = (database: string): string => HarnessDatabases.templatePrefix(database)
 
 let cachedVersion: string | undefined
 

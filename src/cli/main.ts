@@ -16,6 +16,7 @@ import { argv } from "./argv.js"
 import { demo } from "./demo.js"
 import { describe } from "./help.js"
 import { preflight } from "./preflight.js"
+import { prune } from "./prune.js"
 import { reset } from "./reset.js"
 import { run } from "./run.js"
 import { target } from "./target.js"
@@ -24,12 +25,12 @@ const root = Command.make("workflow-live").pipe(
   Command.withDescription(describe(
     "Live workflow tests against PostgreSQL: guard, preflight, reset and run.",
     [
-      "USAGE: workflow-live target | preflight | reset | run [--report-dir DIR] [--stand-ins] [--watch] [-- vitest args] | demo [-- vitest args]",
+      "USAGE: workflow-live target | preflight | reset | run [--report-dir DIR] [--stand-ins] [--watch] [-- vitest args] | demo [-- vitest args] | prune [--dry-run]",
       "`workflow-live <command> --help` shows a command's options."
     ]
   )),
   // each is a `lazy` command: its definition here, its handler loaded when it runs
-  Command.withSubcommands([target, preflight, reset, run, demo])
+  Command.withSubcommands([target, preflight, reset, run, demo, prune])
 )
 
 const cli = Command.run(root, { name: "workflow-live", version: packageJson.version })

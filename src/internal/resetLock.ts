@@ -34,18 +34,26 @@ const retrySchedule = (timeout: Duration.DurationInput) =>
     Schedule.upTo(timeout)
   )
 
-/** Takes the exclusive lock, retrying while it is busy; fails with the last `LockBusy` at the timeout. */
+/**
+ * Takes the exclusive lock, retrying while it is busy; fails with the last `LockBusy` at the timeout.
+ * A reset also needs CREATEDB (checked with the first attempt); `prune` only drops, so it does not.
+ */
 export const acquireExclusive = (
   sql: PgClient.PgClient,
   run: Run,
   database: string,
-  timeout: Duration.DurationInput
+  timeout: Duration.DurationInput,
+  needsCreatedb = true
 ): Effect.Effect<void, LockBusy | NoCreatedb | unknown> =>
   run(sql<{ locked: boolean; canCreate: boolean | null }>`SELECT
       pg_try_advisory_lock(${lockNamespace}, hashtext(${database})) AS locked,
       (SELECT rolcreatedb OR rolsuper FROM pg_roles WHERE rolname = current_user) AS "canCreate"`).pipe(
     Effect.flatMap(([row]): Effect.Effect<void, LockBusy | NoCreatedb> =>
-      row?.canCreate !== true ? Effect.fail(new NoCreatedb()) : row.locked ? Effect.void : Effect.fail(new LockBusy())
+      needsCreatedb && row?.canCreate !== true
+        ? Effect.fail(new NoCreatedb())
+        : row?.locked === true
+        ? Effect.void
+        : Effect.fail(new LockBusy())
     ),
     Effect.retry({ schedule: retrySchedule(timeout), while: (error) => error instanceof LockBusy })
   )

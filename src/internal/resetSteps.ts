@@ -6,19 +6,17 @@
 import type { PgClient } from "@effect/sql-pg"
 import { Data, Duration, Effect, type Scope } from "effect"
 import { describeInventory, type Inventory } from "./databaseInventory.js"
+import * as Harness from "./harnessDatabases.js"
 import { type Classified, classify } from "./pgError.js"
 import { acquireExclusive, holders, LockBusy, NoCreatedb, releaseExclusive, type Run, sessionColumns } from "./resetLock.js"
 import { describeSession, type ResetReason, type SessionInfo } from "./resetMessage.js"
 import { confirmDropVariable } from "./variables.js"
 
 /** The comment that marks a database as created by the harness. */
-export const marker = "workflow-live: managed by @tenderbot/workflow-live; every reset drops and recreates it"
+export const marker = Harness.managedMarker
 
-const templateMarker = (hash: string): string => `workflow-live: template for migrations ${hash}; never connect to it`
-
-const isMarked = (comment: string | null): boolean => comment !== null && comment.startsWith("workflow-live: managed")
-const isTemplateMarked = (comment: string | null): boolean =>
-  comment !== null && comment.startsWith("workflow-live: template")
+const isMarked = Harness.isManaged
+const isTemplateMarked = Harness.isTemplateMarked
 
 /** What every step knows: the names involved and where. */
 export interface Context {
@@ -31,6 +29,8 @@ export interface Context {
   readonly template: string
   readonly prefix: string
   readonly hash: string
+  /** The harness's version, written into the template's marker (so `prune` can say why one is stale). */
+  readonly harnessVersion: string
 }
 
 /** A step failed; `DatabaseReset` turns it into a `DatabaseResetError`. */
@@ -134,6 +134,8 @@ export interface Found {
   readonly adoption: "absent" | "marked" | "confirmed" | "adopted-empty"
   /** Sessions connected to the workflow database: the drop terminates them. */
   readonly connected: ReadonlyArray<SessionInfo>
+  /** The harness's other databases this reset leaves behind (older templates, spares, retired ones). */
+  readonly stale: ReadonlyArray<string>
 }
 
 /** Step "inspect": what exists, whether it is ours, who is connected; refuses an unmarked, non-empty database. */
@@ -146,11 +148,11 @@ export const inspect = (
 ): Effect.Effect<Found, StepFailure> =>
   Effect.gen(function*() {
     const { run, sql } = session
-    const existing = yield* run(sql<DatabaseRow>`SELECT d.datname AS name, shobj_description(d.oid, 'pg_database') AS comment,
+    const all = yield* run(sql<DatabaseRow>`SELECT d.datname AS name, shobj_description(d.oid, 'pg_database') AS comment,
         pg_has_role(current_user, d.datdba, 'USAGE') AS owned
-      FROM pg_database d WHERE d.datname = ${ctx.database} OR starts_with(d.datname, ${ctx.prefix})`).pipe(
-      on("inspect", ctx.database)
-    )
+      FROM pg_database d WHERE d.datname = ${ctx.database} OR starts_with(d.datname, ${Harness.harnessPrefix(ctx.database)})`)
+      .pipe(on("inspect", ctx.database))
+    const existing = all.filter((d) => d.name === ctx.database || d.name.startsWith(ctx.prefix))
     const current = existing.find((d) => d.name === ctx.database)
     const templateRow = existing.find((d) => d.name === ctx.template)
     const notOwned = existing.find((d) => !d.owned && (d.name === ctx.database || d.name === ctx.template))
@@ -161,7 +163,11 @@ export const inspect = (
       on("inspect", ctx.database)
     )
     const warm = templateRow !== undefined && isTemplateMarked(templateRow.comment)
-    return { current, existing, warm, adoption, connected }
+    // a cold reset's template step removes the older templates it owns: those are not left behind
+    const stale = Harness.stale(ctx.database, [ctx.template, Harness.spareName(ctx.database, ctx.hash)], all)
+      .filter((d) => warm || !(d.owned && existing.includes(d) && isTemplateMarked(d.comment)))
+      .map((d) => d.name)
+    return { current, existing, warm, adoption, connected, stale }
   })
 
 /** The existing database's standing: only a marked one, a confirmed one or an empty one may be dropped. */
@@ -182,7 +188,9 @@ const standing = (
 
 /** The inspect step's line. */
 export const describeFound = (found: Found): string => {
-  if (found.current === undefined) return `no database yet; ${found.warm ? "a template to clone" : "no template: cold"}`
+  if (found.current === undefined) {
+    return `no database yet; ${found.warm ? "a template to clone" : "no template: cold"}${staleNote(found.stale)}`
+  }
   const standing = {
     absent: "",
     marked: "marked as the harness's",
@@ -190,8 +198,14 @@ export const describeFound = (found: Found): string => {
     "adopted-empty": "unmarked but empty (no object in it), adopted"
   }[found.adoption]
   const who = found.connected.length === 0 ? "nobody connected" : `${found.connected.length} session(s) connected`
-  return `${standing}; ${who}; ${found.warm ? "a template to clone" : "no template: cold"}`
+  return `${standing}; ${who}; ${found.warm ? "a template to clone" : "no template: cold"}${staleNote(found.stale)}`
 }
+
+const staleNote = (stale: ReadonlyArray<string>): string =>
+  stale.length === 0
+    ? ""
+    : `; ${stale.length} stale harness database(s) left (${stale.slice(0, 3).join(", ")}` +
+      `${stale.length > 3 ? ", ..." : ""}): \`workflow-live prune\` removes them`
 
 /** Only the workflow database and its own templates may ever be dropped. */
 const droppable = (ctx: Context, name: string): boolean =>
@@ -242,7 +256,7 @@ export const keepTemplate = (session: Session, ctx: Context, found: Found, on: O
     for (const old of stale) yield* dropDatabase(session, ctx, old.name, "template", on)
     yield* run(sql`CREATE DATABASE ${sql(ctx.template)} TEMPLATE ${sql(ctx.database)}`).pipe(on("template", ctx.database))
     yield* run(sql`ALTER DATABASE ${sql(ctx.template)} ALLOW_CONNECTIONS false`).pipe(on("template", ctx.template))
-    yield* comment(session, ctx.template, templateMarker(ctx.hash)).pipe(on("template", ctx.template))
+    yield* comment(session, ctx.template, Harness.templateMarker(ctx.hash, ctx.harnessVersion)).pipe(on("template", ctx.template))
     const removed = stale.filter((d) => d.name !== ctx.template).length
     return `built ${ctx.template}${removed === 0 ? "" : `, removed ${removed} older template(s)`}`
   })

@@ -95,6 +95,25 @@ describe("DatabaseReset on the real server", () => {
     expect(migrations).toEqual([1, 2, 3, 4, 5])
   })
 
+  it("the inspect line says when stale harness databases are left, and suggests prune", async () => {
+    const stale = [`${main}__tpl_0000000000b1`, `${main}__old_20260101t000000`]
+    const lookalike = `${main}__tpl_0000000000b2`
+    try {
+      await withClient("postgres", async (c) => {
+        for (const name of [...stale, lookalike]) await c.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`)
+        await c.query(`COMMENT ON DATABASE ${pg.escapeIdentifier(stale[0]!)} IS 'workflow-live: template for migrations 0000000000b1; never connect to it'`)
+        await c.query(`COMMENT ON DATABASE ${pg.escapeIdentifier(stale[1]!)} IS 'workflow-live: retired'`)
+      })
+      const result = await resetOk(main)
+      const inspect = result.steps.find((s) => s.name === "inspect")?.detail ?? ""
+      expect(inspect).toContain(`2 stale harness database(s) left (${stale[0]}, ${stale[1]}): \`workflow-live prune\` removes them`)
+      expect(inspect).not.toContain(lookalike)
+      expect((await databasesLike(`${main}__`)).map((d) => d.datname)).toEqual(expect.arrayContaining([...stale, lookalike]))
+    } finally {
+      await dropDatabases([...stale, lookalike])
+    }
+  })
+
   it("rows written before a reset are gone after it", async () => {
     await withClient(main, (c) => c.query("INSERT INTO customers (external_id, name, email) VALUES ('x', 'X', 'x@example.test')"))
     await resetOk(main)

@@ -98,7 +98,7 @@ layer(Suite, { excludeTestServices: true })("Fixtures", (it) => {
       }
     }))
 
-  it.scoped("DbAssert.exactly fails with the actual rows in its message", () =>
+  it.scoped("DbAssert.exactly names what differs, compared fields only, expected next to actual", () =>
     Effect.gen(function*() {
       const fixtures = yield* Fixtures.Fixtures
       const customer = yield* fixtures.customer()
@@ -107,13 +107,22 @@ layer(Suite, { excludeTestServices: true })("Fixtures", (it) => {
       expect(rows.map((r) => r.id)).toEqual([profile.id])
       const wrongName = yield* Effect.flip(DbAssert.exactly("alert_profiles", customer, [{ name: "Tunnels" }]))
       expect(wrongName.reason).toBe("rows-differ")
-      expect(wrongName.message).toContain(`alert_profiles of customer ${customer.id}`)
-      expect(wrongName.message).toContain(`"name":"Bridges in Upper Bavaria"`)
-      expect(wrongName.message).toContain(`Not found: {"name":"Tunnels"}`)
+      expect(wrongName.message).toContain(`1 row differs in \`alert_profiles\`: name (customer ${customer.id}: expected 1 row, found 1)`)
+      expect(wrongName.message).toMatch(/✗ name +"Tunnels" +"Bridges in Upper Bavaria"/)
+      expect(wrongName.message).not.toContain("keywords")
+      expect(wrongName.actual).toEqual([{ name: "Bridges in Upper Bavaria" }])
+      expect(wrongName.rows).toHaveLength(1)
       const tooMany = yield* Effect.flip(DbAssert.exactly("alert_profiles", customer, []))
-      expect(tooMany.message).toContain("expected exactly 0 row(s), found 1")
+      expect(tooMany.message).toContain("1 unexpected row in `alert_profiles` (customer")
+      expect(tooMany.message).toContain(`unexpected row (id ${profile.id})`)
       const none = yield* Effect.flip(DbAssert.exactly("notifications", customer, [{ channel: "email" }]))
-      expect(none.message).toContain("(none)")
+      expect(none.message).toContain("1 expected row is missing from `notifications`")
+      // every fixture table, the customer and the matched tenders included
+      yield* DbAssert.exactly("customers", customer, [{ externalId: customer.externalId, email: customer.email }])
+      const tender = yield* fixtures.tender({ title: "Bridge repair" })
+      yield* DbAssert.exactly("tenders", customer, [])
+      yield* fixtures.match(profile, tender)
+      yield* DbAssert.exactly("tenders", customer, [{ externalId: tender.externalId, title: "Bridge repair" }])
     }))
 
   it.scoped("bad overrides are a typed error and write nothing", () =>

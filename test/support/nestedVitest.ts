@@ -22,14 +22,21 @@ export interface NestedRun {
   readonly output: string
 }
 
-/** Runs `files` (paths under test/support/nested) with extra env; never throws on test failures. */
-export const runNested = (files: ReadonlyArray<string>, env: Record<string, string>): Promise<NestedRun> => {
+/**
+ * Runs `files` (paths under test/support/nested) with extra env and Vitest arguments (e.g. another
+ * reporter, whose output lands in `output`); never throws on test failures.
+ */
+export const runNested = (
+  files: ReadonlyArray<string>,
+  env: Record<string, string>,
+  args: ReadonlyArray<string> = []
+): Promise<NestedRun> => {
   const dir = mkdtempSync(join(tmpdir(), "wl-nested-"))
   const outputFile = join(dir, "report.json")
   return new Promise((resolve, reject) => {
     const child = spawn(
       join(root, "node_modules/.bin/vitest"),
-      ["run", "--config", "test/support/nested/vitest.config.ts", "--reporter=json", `--outputFile=${outputFile}`, ...files],
+      ["run", "--config", "test/support/nested/vitest.config.ts", "--reporter=json", `--outputFile=${outputFile}`, ...args, ...files],
       { cwd: root, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] }
     )
     let output = ""

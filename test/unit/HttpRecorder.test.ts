@@ -149,5 +149,8 @@ describe("settings", () => {
     const dir = resolve("test/workflow_live/__cassettes__")
     expect(HttpRecorder.cassetteFor(dir, resolve("test/workflow_live/tender-alert.test.ts"))).toBe(join(dir, "tender-alert.test.ts.json"))
     expect(HttpRecorder.cassetteFor("/tmp/c", resolve("test/workflow_live/a.test.ts"))).toBe("/tmp/c/test__workflow_live__a.test.ts.json")
+    // a cassette directory outside the project whose parent holds the project (a clone under /tmp/x)
+    const above = resolve(process.cwd(), "..", "c")
+    expect(HttpRecorder.cassetteFor(above, resolve("test/workflow_live/a.test.ts"))).toBe(join(above, "test__workflow_live__a.test.ts.json"))
   })
 })

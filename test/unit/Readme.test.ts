@@ -16,6 +16,7 @@ import * as VitestStart from "../../src/vitest/start.js"
 import * as LaneDatabase from "../../src/LaneDatabase.js"
 import * as Migrations from "../../src/Migrations.js"
 import * as Preflight from "../../src/Preflight.js"
+import * as Prune from "../../src/Prune.js"
 
 const troubleshooting = readFileSync(new URL("../../docs/troubleshooting.md", import.meta.url), "utf8")
 
@@ -23,6 +24,7 @@ const catalogue: Record<string, ReadonlyArray<string>> = {
   DsnGuardError: DsnGuard.reasons,
   PreflightError: Preflight.reasons,
   DatabaseResetError: DatabaseReset.reasons,
+  PruneError: Prune.reasons,
   MigrationsError: Migrations.reasons,
   FixturesError: Fixtures.reasons,
   DbAssertError: DbAssert.reasons,

@@ -1,0 +1,79 @@
+/**
+ * The databases the harness makes next to the workflow database `<db>`, in one place: their names (all
+ * `<db>__<kind>_...`) and the comments that mark them as the harness's (all starting `workflow-live:`).
+ * The reset writes them; `prune` and the reset's inspect step read them. A database is the harness's only
+ * when both hold: a lookalike name without the marker, or the marker under another name, is someone else's.
+ */
+
+/** Every harness comment starts with this. */
+export const markerPrefix = "workflow-live:"
+
+/** The comment on the workflow database itself. */
+export const managedMarker = "workflow-live: managed by @tenderbot/workflow-live; every reset drops and recreates it"
+
+/** How a template's comment starts. */
+export const templateMarkerPrefix = "workflow-live: template"
+
+/** How a spare clone's comment starts (a reset's pre-made next database). */
+export const spareMarkerPrefix = "workflow-live: spare"
+
+/** How a retired database's comment starts (a former workflow database swapped out by a reset). */
+export const retiredMarkerPrefix = "workflow-live: retired"
+
+/** The comment on the template for migrations `hash`, built by harness `version`. */
+export const templateMarker = (hash: string, version: string): string =>
+  `${templateMarkerPrefix} for migrations ${hash} of harness ${version}; never connect to it`
+
+/** The prefix of every name the harness makes for `database`. */
+export const harnessPrefix = (database: string): string => `${database}__`
+
+/** The prefix of every template of `database`. */
+export const templatePrefix = (database: string): string => `${harnessPrefix(database)}tpl_`
+
+/** The spare clone of `database` for migrations `hash`. */
+export const spareName = (database: string, hash: string): string => `${harnessPrefix(database)}spare_${hash}`
+
+const starts = (comment: string | null, prefix: string): boolean => comment !== null && comment.startsWith(prefix)
+
+/** The workflow database carries the harness's marker. */
+export const isManaged = (comment: string | null): boolean => starts(comment, "workflow-live: managed")
+
+/** A template's marker. */
+export const isTemplateMarked = (comment: string | null): boolean => starts(comment, templateMarkerPrefix)
+
+/** Any of the harness's markers. */
+export const isHarnessMarked = (comment: string | null): boolean => starts(comment, markerPrefix)
+
+/** A name the harness makes for `database` (not the database itself). */
+export const isHarnessName = (database: string, name: string): boolean =>
+  name.startsWith(harnessPrefix(database)) && name.length > harnessPrefix(database).length
+
+/** What a harness database is, from its name and comment. */
+export type Kind = "template" | "spare" | "retired" | "other"
+
+/** The kind of a marked harness database. */
+export const kindOf = (database: string, name: string, comment: string | null): Kind =>
+  name.startsWith(templatePrefix(database)) && isTemplateMarked(comment)
+    ? "template"
+    : starts(comment, spareMarkerPrefix)
+    ? "spare"
+    : starts(comment, retiredMarkerPrefix)
+    ? "retired"
+    : "other"
+
+/** The migrations hash and harness version a template's comment names (version absent in older comments). */
+export const templateOrigin = (comment: string | null): { readonly hash?: string; readonly version?: string } => {
+  const match = /for migrations ([0-9a-f]+)(?: of harness (\S+?);)?/.exec(comment ?? "")
+  return match === null ? {} : { hash: match[1]!, ...(match[2] === undefined ? {} : { version: match[2] }) }
+}
+
+/**
+ * The harness's databases of `database` other than those it keeps: marked, under its prefix, and not in
+ * `keep` (the current template and spare). What `prune` removes and the reset mentions.
+ */
+export const stale = <D extends { readonly name: string; readonly comment: string | null }>(
+  database: string,
+  keep: ReadonlyArray<string>,
+  databases: ReadonlyArray<D>
+): ReadonlyArray<D> =>
+  databases.filter((d) => isHarnessName(database, d.name) && isHarnessMarked(d.comment) && !keep.includes(d.name))
