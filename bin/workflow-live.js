@@ -34,6 +34,17 @@ const sources = () =>
 
 if (!existsSync(entry) || statSync(entry).mtimeMs < sources()) {
   const { rebuild } = await import("./bundle.js")
-  await rebuild(root)
+  try {
+    await rebuild(root)
+  } catch (e) {
+    // a clone this user may read but not write (installed by another user, a read-only mount)
+    if (!["EACCES", "EPERM", "EROFS"].includes(e?.code)) throw e
+    const fix = `run \`node ${join(root, "bin", "workflow-live.js")} --help\` once as the clone's owner`
+    if (!existsSync(entry)) {
+      process.stderr.write(`workflow-live: cannot build its bundle in ${join(root, "dist")} (${e.code}).\n  Fix: ${fix}.\n`)
+      process.exit(1)
+    }
+    process.stderr.write(`workflow-live: the sources changed but ${join(root, "dist")} is not writable (${e.code}); using the bundle there.\n  Fix: ${fix}.\n`)
+  }
 }
 await import(pathToFileURL(entry).href)
