@@ -25,7 +25,7 @@ export const recordStart = (lane: Lane): Effect.Effect<void> =>
     return Effect.all([
       Ref.set(lane.clock, { origin: 0, last: 0 }),
       record(lane, { name: "start", status: "pass", detail: "Node's own start" }, mark.startTime),
-      record(lane, { name: "load", status: "pass", detail: "the CLI's bundle, the command line, the inputs" })
+      record(lane, { name: "load", status: "pass", detail: "the CLI's bundle, the command line, the inputs (Vitest's CLI module checks the arguments after --)" })
     ], { discard: true })
   })
 
