@@ -63,8 +63,10 @@ const runTests = (
     const lost = snap.protection === undefined
       ? Effect.never
       : Effect.mapError(snap.protection.lost, (error) => ({ _tag: "ProtectionLost", error }) as const)
-    const guarded = Effect.raceFirst(tests, lost)
-    const exit = yield* Effect.exit(restore(guarded))
+    // in a fiber of its own: interrupting it (Ctrl-C) waits for it to end, and it ends only once its
+    // children have (the cancel of Vitest included), so the lane goes on to the sweep with Vitest stopped
+    const race = yield* Effect.fork(restore(Effect.raceFirst(tests, lost)))
+    const exit = yield* Effect.exit(restore(Fiber.join(race)).pipe(Effect.onInterrupt(() => Fiber.interrupt(race))))
     const ms = performance.now() - started
     if (Exit.isSuccess(exit)) return { _tag: "Completed", tests: exit.value, ms } as const
     if (Exit.isInterrupted(exit)) {

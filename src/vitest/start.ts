@@ -146,15 +146,22 @@ const createVitest = (options: CreateOptions, collector: Collector) =>
     (vitest) => Effect.promise(() => vitest.close()).pipe(Effect.timeout(Duration.seconds(10)), Effect.ignore)
   )
 
+// @vitest/runner sends a worker's task updates (a test started, finished) at most every 100 ms
+const taskUpdateMs = 150
+
 /**
- * Stops a run on interruption: freezes what the lane will report, silences Vitest's own reporters (they
- * would report the cancelled tests as failures after the lane's message), cancels, and waits for the run
- * to wind down so its workers are gone before the sweep.
+ * Stops a run on interruption: silences Vitest's own reporters (they would report the cancelled tests as
+ * failures after the lane's message), lets the workers' last task updates arrive (a test that started just
+ * before the signal is then known as running), freezes what the lane will report, cancels, and waits for
+ * the run to wind down so its workers are gone before the sweep.
  */
-const cancel = (vitest: Vitest, started: Promise<unknown>, freeze: () => void): Effect.Effect<void> =>
+const cancel = (vitest: Vitest, started: Promise<unknown>, collector: Collector): Effect.Effect<void> =>
   Effect.promise(async () => {
-    freeze()
-    ;(vitest as unknown as { reporters: Array<unknown> }).reporters = []
+    const reporters = vitest as unknown as { reporters: Array<unknown> }
+    reporters.reporters = [collector.reporter]
+    await new Promise((resolve) => setTimeout(resolve, taskUpdateMs))
+    collector.freeze()
+    reporters.reporters = []
     await vitest.cancelCurrentRun("keyboard-input")
     await started.catch(() => undefined)
   }).pipe(Effect.timeout(Duration.seconds(10)), Effect.ignore)
@@ -219,7 +226,7 @@ export const run = (
           ? Effect.succeed(false)
           : Effect.fail(new VitestStartError({ reason: "vitest-crashed", detail: e instanceof Error ? e.message : String(e) }))
       ),
-      Effect.onInterrupt(() => cancel(vitest, started, collector.freeze))
+      Effect.onInterrupt(() => cancel(vitest, started, collector))
     )
     if (created.watch) yield* Effect.never
     const tests = found ? collector.last() : LaneReport.noTests
