@@ -11,10 +11,11 @@
  * {@link sweep} is for, called by `workflow-live run` on a signal and at start.
  */
 import { SqlClient } from "@effect/sql"
-import { Context, Data, Effect, Layer, ParseResult, Schema, Scope } from "effect"
+import { Context, Data, Effect, Exit, Layer, ParseResult, Schema, Scope } from "effect"
 import * as DsnGuard from "./DsnGuard.js"
-import { currentTest } from "./internal/currentTest.js"
+import { currentTest, provided } from "./internal/currentTest.js"
 import * as FixturesSql from "./internal/fixturesSql.js"
+import { keepProvideKey, keepSetting } from "./internal/variables.js"
 import * as LaneDatabase from "./LaneDatabase.js"
 import * as RunId from "./RunId.js"
 
@@ -291,7 +292,16 @@ export interface Options {
    * (`<file> > <describe> > <test>`), or `outside-a-test`.
    */
   readonly testName?: (() => string) | undefined
+  /**
+   * `failed`: a release whose test failed (its scope closed with a failure) leaves its rows in place, for
+   * the lane to report and the next reset to remove. Default: what the lane handed to this worker, else
+   * `WORKFLOW_LIVE_KEEP`, else `none`.
+   */
+  readonly keep?: "none" | "failed" | undefined
 }
+
+const keepOf = (options: Options): boolean =>
+  (options.keep ?? provided(keepProvideKey) ?? keepSetting()) === "failed"
 
 const decodeOverrides = <A, I>(
   schema: Schema.Schema<A, I>,
@@ -337,6 +347,13 @@ export const make = (
     yield* LaneDatabase.checkIdentity(target)
 
     const testName = options.testName ?? (() => currentTest() ?? "outside-a-test")
+    const keepFailed = keepOf(options)
+    // a failed test's rows stay for inspection when asked; the lane reports them and its sweep leaves them
+    const release = (table: Table, ids: ReadonlyArray<string>) => (exit: Exit.Exit<unknown, unknown>) =>
+      keepFailed && Exit.isFailure(exit)
+        ? Effect.void
+        // A release cannot fail; a cleanup that did not happen must still fail the test, loudly.
+        : FixturesSql.cleanup(sql, table, ids).pipe(Effect.mapError(cleanupError(runId, table)), Effect.orDie)
     const sequences = new Map<string, number>()
     // Per test, 1, 2, 3...: the same test creates the same keys in every run with the same run ID.
     const nextKeys = (count: number): ReadonlyArray<string> => {
@@ -363,12 +380,7 @@ export const make = (
             Schema.decodeUnknown(Schema.Array(schema))(rows).pipe(Effect.mapError(insertFailed(table)))
           )
         ),
-        (rows) =>
-          FixturesSql.cleanup(sql, table, rows.map((row) => String(row.id))).pipe(
-            Effect.mapError(cleanupError(runId, table)),
-            // A release cannot fail; a cleanup that did not happen must still fail the test, loudly.
-            Effect.orDie
-          )
+        (rows, exit) => release(table, rows.map((row) => String(row.id)))(exit)
       )
 
     const one = <A>(effect: Effect.Effect<ReadonlyArray<A>, FixturesError, Scope.Scope>) =>
@@ -394,10 +406,7 @@ export const make = (
       runId,
       key: Effect.sync(() => nextKeys(1)[0]!),
       customers,
-      adopt: (table, ids) =>
-        Effect.addFinalizer(() =>
-          FixturesSql.cleanup(sql, table, ids.map(String)).pipe(Effect.mapError(cleanupError(runId, table)), Effect.orDie)
-        ),
+      adopt: (table, ids) => Effect.addFinalizer(release(table, ids.map(String))),
       customer: (overrides) => one(customers(1, overrides)),
       alertProfile: (customer, overrides) =>
         Effect.gen(function*() {

@@ -67,12 +67,14 @@ export const finish = (
 
 /**
  * One pass of a lane in watch mode: the same verdict, leak check, sweep and report as {@link finish}, on a
- * copy of the prepared lane, which stays prepared (reset once, protected) for the next pass.
+ * copy of the prepared lane, which stays prepared (reset once, protected) for the next pass. A pass keeps
+ * nothing: the next pass creates the same keys again, so a failed test's rows must not stay.
  */
 export const pass = (lane: Lane, tests: State.TestsOutcome & { readonly _tag: "Completed" }): Effect.Effect<LaneReport.Report> =>
   Effect.flatMap(Ref.get(lane.state), (prepared) =>
     Effect.flatMap(Ref.make(prepared), (state) => {
       // a pass's time is its own: from the start of its tests
       const passStart = performance.now() - tests.ms
-      return finish({ ...lane, state, clock: Ref.unsafeMake({ origin: passStart, last: passStart }) }, tests)
+      const clock = Ref.unsafeMake({ origin: passStart, last: passStart })
+      return finish({ ...lane, options: { ...lane.options, keep: "none" }, state, clock }, tests)
     }))

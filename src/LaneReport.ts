@@ -9,6 +9,7 @@ import { Effect } from "effect"
 import { appendFileSync, writeFileSync } from "node:fs"
 import type * as CostLedger from "./CostLedger.js"
 import * as ExternalCalls from "./ExternalCalls.js"
+import * as KeptReport from "./internal/keptReport.js"
 import { formatMs, painter } from "./internal/terminal.js"
 
 /** The phases of a lane, in order. `Lane.prepare` runs the first five, `Lane.finish` the rest. */
@@ -107,6 +108,9 @@ export interface Earlier {
   readonly rows: Rows
 }
 
+/** The rows one failed test left in place (`WORKFLOW_LIVE_KEEP=failed`), with a `psql` command that shows them. */
+export type KeptTest = KeptReport.KeptTest
+
 /** How the lane ended. */
 export type Outcome = "passed" | "failed" | "skipped" | "interrupted"
 
@@ -141,6 +145,8 @@ export interface Report {
   readonly leaks: Rows | null
   /** Rows the sweep removed; `null` when it did not run. */
   readonly swept: Rows | null
+  /** Rows of failed tests kept in place (`WORKFLOW_LIVE_KEEP=failed`); `null` when keeping was off or nothing failed. */
+  readonly kept: ReadonlyArray<KeptTest> | null
   /** Rows of an earlier run the reset removed; `null` when there were none. */
   readonly earlier: Earlier | null
   /** How the tests' HTTP calls were answered, and per test how many were live, recorded or replayed. */
@@ -225,6 +231,11 @@ export const sections: ReadonlyArray<Section> = [
     title: "Swept",
     terminal: (report) => totalRows(report.swept) === 0 ? [] : [`  swept: ${formatRows(report.swept!)}`],
     markdown: (report) => totalRows(report.swept) === 0 ? [] : [`**Swept:** ${formatRows(report.swept!)}`, ""]
+  },
+  {
+    title: "Kept",
+    terminal: (report) => KeptReport.renderTerminal(report.kept),
+    markdown: (report) => KeptReport.renderMarkdown(report.kept)
   },
   {
     title: "Earlier run",

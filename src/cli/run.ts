@@ -1,4 +1,4 @@
-/** `workflow-live run [--report-dir DIR] [--stand-ins] [--watch] [-- vitest args]`: the whole lane, one process, one report. */
+/** `workflow-live run [--report-dir DIR] [--stand-ins] [--watch] [--keep-failed] [-- vitest args]`: the whole lane, one process, one report. */
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import { describe } from "./help.js"
@@ -24,12 +24,18 @@ export const run = lazy("run", {
         "cassettes, no external connection); overrides $WORKFLOW_LIVE_HTTP"
     ),
     Options.optional
+  ),
+  keepFailed: Options.boolean("keep-failed").pipe(
+    Options.withDescription(
+      "Leave the rows of failed tests in the workflow database and print a psql command that shows them " +
+        "(the next run's reset removes them); same as WORKFLOW_LIVE_KEEP=failed"
+    )
   )
 }, () => import("./handlers/run.js")).pipe(
   Command.withDescription(describe(
     "Run the lane: run id, guard, preflight, reset, protect, the workflow-live Vitest project, leak check, sweep, report.",
     [
-      "USAGE: workflow-live run [--report-dir DIR] [--stand-ins] [--watch] [--http live|record|replay] [-- vitest args]",
+      "USAGE: workflow-live run [--report-dir DIR] [--stand-ins] [--watch] [--http live|record|replay] [--keep-failed] [-- vitest args]",
       "Arguments after -- go to Vitest (-t name, file filters, --shard 1/2, --reporter); an option Vitest does not know is refused.",
       "Exit: 0 passed or skipped, 1 failed, 130 on Ctrl-C, 143 on SIGTERM (after the run's rows are swept)."
     ]

@@ -35,3 +35,21 @@ export const reportDirVariable = "WORKFLOW_LIVE_REPORT_DIR"
 
 /** The `application_name` every harness connection starts with, so `pg_stat_activity` shows who is who. */
 export const applicationName = "workflow-live"
+
+/** The setting that keeps the rows of failed tests in place for inspection (`failed`), instead of sweeping them. */
+export const keepVariable = "WORKFLOW_LIVE_KEEP"
+
+/** Every accepted value of `WORKFLOW_LIVE_KEEP` (unset or empty is `none`); anything else is itself an error. */
+export const keepValues = ["none", "failed"] as const
+
+/** `none` (the default) sweeps every row of the run; `failed` leaves the rows of failed tests in place. */
+export type Keep = typeof keepValues[number]
+
+/** The key under which the lane tells its Vitest workers what to keep (`project.provide` / `inject`). */
+export const keepProvideKey = "workflowLiveKeep"
+
+/** `WORKFLOW_LIVE_KEEP` as set: `undefined` when unset or empty, else the trimmed value (maybe not a valid one). */
+export const keepSetting = (): string | undefined => {
+  const value = (process.env[keepVariable] ?? "").trim()
+  return value === "" ? undefined : value
+}

@@ -14,7 +14,8 @@ export type Rows = Record<string, number>
 // `xmin` is a 32-bit transaction ID; the baseline a 64-bit one. A row was written after the baseline when
 // its xmin is at most `span` transactions past the baseline's low 32 bits (modular, as PostgreSQL itself
 // compares xids); `span` is computed in the same statement, from the snapshot the statement reads with.
-const writtenSince = (base: string): string =>
+/** The condition "this row was written after the baseline `base`" (a SQL expression or `$n` parameter). */
+export const writtenSince = (base: string): string =>
   `((xmin::text::bigint - ${base}::bigint % 4294967296) % 4294967296 + 4294967296) % 4294967296 ` +
   `< (pg_snapshot_xmax(pg_current_snapshot())::text::bigint - ${base}::bigint)`
 

@@ -6,6 +6,7 @@ import { exitCodeFor } from "../internal/signals.js"
 import { firstLine } from "../internal/terminal.js"
 import * as LaneReport from "../LaneReport.js"
 import * as LeakCheck from "../LeakCheck.js"
+import * as Keep from "./keep.js"
 import { found, isReady, type Lane, LaneError, phase, print, record, type Snapshot, snapshot, type TestsOutcome, update } from "./state.js"
 
 /** Verdict: the tests phase, from Vitest's own results. */
@@ -41,18 +42,32 @@ export const verdict = (lane: Lane, outcome: TestsOutcome, snap: Snapshot): Effe
   }
 }
 
-/** Leak check: every row the run wrote that is still there when the tests are over. */
-const leakCheck = (lane: Lane, target: DsnGuard.VerifiedTarget, baseline: LeakCheck.Baseline) =>
+const keptNote = (kept: ReadonlyArray<LaneReport.KeptTest> | null): string =>
+  kept === null ? "" : ` (kept for inspection: ${LaneReport.formatRows(Keep.totals(kept)) || "no row"} of ${kept.length} failed test(s))`
+
+/**
+ * Leak check: every row the run wrote that is still there when the tests are over. Rows of failed tests
+ * kept for inspection are found first, and are not leaks.
+ */
+const leakCheck = (
+  lane: Lane,
+  target: DsnGuard.VerifiedTarget,
+  baseline: LeakCheck.Baseline,
+  failed: ReadonlyArray<LaneReport.TestCase>
+) =>
   phase(
     lane,
     "leak check",
-    LeakCheck.written(target, baseline),
-    (rows) => {
+    Effect.flatMap(Keep.find(target, baseline, failed), (kept) =>
+      Effect.map(LeakCheck.written(target, baseline, { keep: Keep.asKeep(kept) }), (rows) => ({ rows, kept }))),
+    ({ kept, rows }) => {
       const left = LaneReport.formatRows(rows)
-      return left === "" ? found("no row of this run left") : found(`left behind by this run: ${left}`, "fail")
+      return left === ""
+        ? found(`no row of this run left${keptNote(kept)}`)
+        : found(`left behind by this run: ${left}${keptNote(kept)}`, "fail")
     }
   ).pipe(
-    Effect.tap((rows) =>
+    Effect.tap(({ rows }) =>
       LaneReport.totalRows(rows) === 0
         ? Effect.void
         : update(lane, {
@@ -66,11 +81,11 @@ const leakCheck = (lane: Lane, target: DsnGuard.VerifiedTarget, baseline: LeakCh
   )
 
 /** Sweep: removes every row the run wrote and left (after a leak or an interruption), children first. */
-const sweep = (lane: Lane, target: DsnGuard.VerifiedTarget, baseline: LeakCheck.Baseline) =>
+const sweep = (lane: Lane, target: DsnGuard.VerifiedTarget, baseline: LeakCheck.Baseline, keep: LeakCheck.Keep) =>
   phase(
     lane,
     "sweep",
-    LeakCheck.sweep(target, baseline).pipe(
+    LeakCheck.sweep(target, baseline, { keep }).pipe(
       Effect.timeout("15 seconds"),
       Effect.map((swept): Either.Either<LaneReport.Rows, string> => Either.right(swept)),
       // another lane has reset the database (or is resetting it): what is there is that lane's
@@ -83,31 +98,46 @@ const sweep = (lane: Lane, target: DsnGuard.VerifiedTarget, baseline: LeakCheck.
       Either.match(result, {
         onLeft: (why) => found(`nothing removed: ${why}, so its rows are that lane's`, "skip"),
         onRight: (swept) =>
-          found(LaneReport.totalRows(swept) === 0 ? "nothing to remove" : `removed ${LaneReport.formatRows(swept)}`)
+          found(
+            (LaneReport.totalRows(swept) === 0 ? "nothing to remove" : `removed ${LaneReport.formatRows(swept)}`) +
+              (Object.keys(keep).length === 0 ? "" : `; kept ${LaneReport.formatRows(Keep.totalsOf(keep))}`)
+          )
       })
   ).pipe(
     Effect.map(Either.getOrNull),
     Effect.catchAll((stopped) => Effect.as(update(lane, { stopped }), null))
   )
 
-/** Leak check, then sweep, for a lane that reached its tests; interrupted lanes only sweep. */
-export const cleanUp = (lane: Lane, outcome: TestsOutcome, snap: Snapshot) =>
+/** What the leak check found, the sweep removed and the lane kept; `null` where the step did not run. */
+export interface Cleaned {
+  readonly leaks: LaneReport.Rows | null
+  readonly swept: LaneReport.Rows | null
+  readonly kept: ReadonlyArray<LaneReport.KeptTest> | null
+}
+
+/** Leak check, then sweep, for a lane that reached its tests; interrupted lanes only sweep (and keep nothing). */
+export const cleanUp = (lane: Lane, outcome: TestsOutcome, snap: Snapshot): Effect.Effect<Cleaned> =>
   Effect.gen(function*() {
-    if (snap.baseline === undefined || snap.target === undefined) return { leaks: null, swept: null }
+    if (snap.baseline === undefined || snap.target === undefined) return { leaks: null, swept: null, kept: null }
     const interrupted = outcome._tag === "Interrupted"
     // without its protection the tests did not finish: the sweep still runs, if the database is still ours
     const unprotected = outcome._tag === "Failed" && outcome.unprotected
-    const leaks = interrupted || unprotected ? null : yield* leakCheck(lane, snap.target, snap.baseline)
+    const checked = interrupted || unprotected
+      ? null
+      : yield* leakCheck(lane, snap.target, snap.baseline, Keep.failedTests(lane, outcome))
+    const leaks = checked?.rows ?? null
+    const kept = checked?.kept ?? null
     if (interrupted && lane.options.disposable !== undefined) {
       yield* record(lane, { name: "sweep", status: "skip", detail: `not needed: ${lane.options.disposable}` })
-      return { leaks, swept: null }
+      return { leaks, swept: null, kept }
     }
     if (outcome._tag === "Completed" && leaks !== null && LaneReport.totalRows(leaks) === 0) {
-      yield* record(lane, { name: "sweep", status: "pass", detail: "nothing to remove" })
-      return { leaks, swept: {} }
+      const detail = kept === null ? "nothing to remove" : `nothing to remove; kept ${LaneReport.formatRows(Keep.totals(kept))}`
+      yield* record(lane, { name: "sweep", status: "pass", detail })
+      return { leaks, swept: {}, kept }
     }
-    const swept = yield* sweep(lane, snap.target, snap.baseline)
-    return { leaks, swept }
+    const swept = yield* sweep(lane, snap.target, snap.baseline, Keep.asKeep(kept))
+    return { leaks, swept, kept }
   })
 
 /** Exit: the lane's resources released (its lock, its connections, the ledger) before the report is written. */
@@ -152,7 +182,7 @@ const buildReport = (
   lane: Lane,
   tests: TestsOutcome,
   snap: Snapshot,
-  cleaned: { readonly leaks: LaneReport.Rows | null; readonly swept: LaneReport.Rows | null },
+  cleaned: Cleaned,
   time: { readonly origin: number; readonly now: number }
 ): LaneReport.Report => {
   const { exitCode, outcome, reason } = outcomeOf(tests, snap)
@@ -172,6 +202,7 @@ const buildReport = (
     tests: tests._tag === "NotRun" ? null : tests.tests,
     leaks: cleaned.leaks,
     swept: cleaned.swept,
+    kept: cleaned.kept,
     earlier: snap.earlier ?? null,
     ...externalReport(snap),
     files: { report: `${dir}/report.json`, junit: `${dir}/junit.xml`, summary: `${dir}/summary.md` }
@@ -183,7 +214,7 @@ const buildReport = (
  * Its own phase, and the lane's duration, run up to the moment the files are written: the write itself and
  * what the process does after it cannot be in the report they are part of.
  */
-export const report = (lane: Lane, tests: TestsOutcome, cleaned: Parameters<typeof buildReport>[3]) =>
+export const report = (lane: Lane, tests: TestsOutcome, cleaned: Cleaned) =>
   Effect.gen(function*() {
     const snap = yield* snapshot(lane)
     const clock = yield* Ref.get(lane.clock)

@@ -12,6 +12,7 @@ import * as LaneReport from "../LaneReport.js"
 import type * as LeakCheck from "../LeakCheck.js"
 import type * as Preflight from "../Preflight.js"
 import type * as RunId from "../RunId.js"
+import * as Progress from "./progress.js"
 
 /** The lane failed in one of its phases; `detail` is that phase's full message (what, why, fix). */
 export class LaneError extends Data.TaggedError("LaneError")<{
@@ -40,6 +41,8 @@ export interface Options {
    * lane then does not sweep, and says why.
    */
   readonly disposable?: string | undefined
+  /** `failed`: leave the rows of failed tests in place and report them. Default: `WORKFLOW_LIVE_KEEP`, else `none`. */
+  readonly keep?: "none" | "failed" | undefined
 }
 
 /** What keeps other lanes' resets away while the tests run; `lost` fails the moment that protection is gone. */
@@ -116,7 +119,20 @@ export const update = (lane: Lane, change: Partial<Snapshot>): Effect.Effect<voi
   Ref.update(lane.state, (s) => ({ ...s, ...change }))
 
 export const print = (lane: Lane, line: string): Effect.Effect<void> =>
-  lane.options.print === undefined ? Effect.sync(() => process.stdout.write(`${line}\n`)) : lane.options.print(line)
+  lane.options.print === undefined
+    ? Effect.sync(() => {
+      Progress.settle()
+      process.stdout.write(`${line}\n`)
+    })
+    : lane.options.print(line)
+
+/** Shows what the lane is doing now (see `progress.ts`): an updating line on a TTY, else a plain line. */
+export const progress = (lane: Lane, text: string): Effect.Effect<void> =>
+  Effect.suspend(() =>
+    Progress.canUpdate(lane.options.print !== undefined)
+      ? Effect.sync(() => Progress.update(text, lane.options.colour))
+      : print(lane, Progress.line(text))
+  )
 
 /**
  * Records a phase that ends now (or at `end`, on `performance.now()`'s scale) and prints its line. Its time
@@ -154,14 +170,20 @@ export const phase = <A, E, R>(
   effect: Effect.Effect<A, E, R>,
   describe: (a: A) => Found
 ): Effect.Effect<A, LaneError, R> =>
-  effect.pipe(
-    Effect.onExit((exit) => {
-      if (exit._tag === "Success") return record(lane, { name, ...describe(exit.value) })
-      const interrupted = Cause.isInterruptedOnly(exit.cause)
-      return record(lane, { name, status: "fail", detail: interrupted ? "interrupted" : firstLine(renderCause(exit.cause)) })
-    }),
-    Effect.catchAllCause((cause) => Effect.fail(new LaneError({ phase: name, detail: renderCause(cause) })))
-  )
+  Effect.suspend(() => {
+    const announce = Effect.flatMap(snapshot(lane), (snap) => {
+      const text = Progress.phaseText(name, snap.target?.database)
+      return text === undefined ? Effect.void : progress(lane, text)
+    })
+    return Effect.zipRight(announce, effect).pipe(
+      Effect.onExit((exit) => {
+        if (exit._tag === "Success") return record(lane, { name, ...describe(exit.value) })
+        const interrupted = Cause.isInterruptedOnly(exit.cause)
+        return record(lane, { name, status: "fail", detail: interrupted ? "interrupted" : firstLine(renderCause(exit.cause)) })
+      }),
+      Effect.catchAllCause((cause) => Effect.fail(new LaneError({ phase: name, detail: renderCause(cause) })))
+    )
+  })
 
 /** What happened to the tests, as the caller that ran them saw it. */
 export type TestsOutcome =

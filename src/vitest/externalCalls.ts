@@ -5,6 +5,7 @@
  */
 import { subscribe } from "node:diagnostics_channel"
 import { afterEach, beforeEach } from "vitest"
+import * as RunningChannel from "../internal/runningChannel.js"
 
 const counts = new Map<string, number>()
 
@@ -24,11 +25,38 @@ subscribe("undici:request:create", (message) => {
   count(String(request?.origin ?? "unknown"))
 })
 
-beforeEach(() => {
+const announce = RunningChannel.announcer()
+
+interface Named {
+  readonly name: string
+  readonly suite?: Named | undefined
+  readonly filepath?: string | undefined
+  readonly file?: { readonly filepath: string } | undefined
+}
+
+// as Vitest's TestCase.fullName: the names of the enclosing suites and the test, the file left out
+const fullNameOf = (task: Named): string => {
+  const names = [task.name]
+  for (let suite = task.suite; suite !== undefined && suite.filepath === undefined; suite = suite.suite) {
+    names.unshift(suite.name)
+  }
+  return names.join(" > ")
+}
+
+const announcement = (event: "started" | "ended", task: Named): RunningChannel.Announcement => ({
+  event,
+  file: task.file?.filepath ?? "",
+  fullName: fullNameOf(task)
+})
+
+beforeEach((context) => {
   counts.clear()
+  // the lane learns at once which test runs, for a signal that comes before Vitest's throttled update
+  announce(announcement("started", context.task))
 })
 
 afterEach((context) => {
   // task meta travels to the main process, where the lane's reporter adds it up
   ;(context.task.meta as Record<string, unknown>)["externalCalls"] = Object.fromEntries(counts)
+  announce(announcement("ended", context.task))
 })

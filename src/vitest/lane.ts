@@ -11,6 +11,9 @@
  */
 import { Effect, Exit, Fiber, Runtime, Scope } from "effect"
 import * as Lane from "../Lane.js"
+import * as Keep from "../lane/keep.js"
+import * as Progress from "../lane/progress.js"
+import * as State from "../lane/state.js"
 import * as LaneReport from "../LaneReport.js"
 import { setLaneExitCode } from "../internal/exitCode.js"
 import { receivedSignal } from "../internal/signals.js"
@@ -38,6 +41,8 @@ const startVitest = (lane: Lane.Lane, options: Options, scope: Scope.Scope, rest
       Start.create({
         args: options.args,
         watch: options.args.watch,
+        // Vitest writes to the terminal once its run starts: its progress is plain lines, never an updating one
+        status: (line) => Runtime.runSync(runtime)(State.print(lane, line)),
         // watch mode: each pass is judged, leak-checked, swept and reported before the next one starts
         onPass: options.args.watch ? (tests, ms) => Runtime.runPromise(runtime)(watchPass(lane, tests, ms)) : undefined
       }),
@@ -47,6 +52,8 @@ const startVitest = (lane: Lane.Lane, options: Options, scope: Scope.Scope, rest
 
 /** Runs the tests of a prepared lane, racing them against the loss of the lane's protection. */
 const runTests = (
+  lane: Lane.Lane,
+  options: Options,
   snap: Lane.Snapshot,
   vitest: { readonly fiber: Fiber.Fiber<Start.Created, Start.VitestStartError>; readonly scope: Scope.CloseableScope },
   restore: Restore,
@@ -54,8 +61,15 @@ const runTests = (
 ) =>
   Effect.gen(function*() {
     let progress: Start.Progress | undefined
-    const tests = Effect.flatMap(vitest.fiber, (created) =>
-      Start.run(created, { runId: snap.runId!, skip: snap.skip, http: snap.external?.provided }, (p) => (progress = p))).pipe(
+    yield* State.print(lane, Progress.line("starting Vitest (the workflow-live project)"))
+    const handover = {
+      runId: snap.runId!,
+      skip: snap.skip,
+      http: snap.external?.provided,
+      // a watch pass keeps nothing: the next pass creates the same keys again
+      keep: options.args.watch ? "none" as const : Keep.mode(lane)
+    }
+    const tests = Effect.flatMap(vitest.fiber, (created) => Start.run(created, handover, (p) => (progress = p))).pipe(
         Scope.extend(vitest.scope),
         // Vitest is closed before the lane goes on: its workers are gone before the leak check and the sweep
         Effect.ensuring(Scope.close(vitest.scope, Exit.void))
@@ -102,7 +116,7 @@ export const run = (options: Options): Effect.Effect<LaneReport.Report> =>
       const outcome: Lane.TestsOutcome = Exit.isFailure(prepared)
         ? { _tag: "Interrupted", signal: receivedSignal(), tests: null, ms: 0 }
         : ready
-        ? yield* runTests(snap, { fiber, scope: vitestScope }, restore, performance.now() - (yield* Lane.sinceLastPhase(lane)))
+        ? yield* runTests(lane, options, snap, { fiber, scope: vitestScope }, restore, performance.now() - (yield* Lane.sinceLastPhase(lane)))
         : { _tag: "NotRun" }
       const report = yield* Lane.finish(lane, outcome, Scope.close(laneScope, Exit.void))
       setLaneExitCode(report.exitCode)

@@ -9,6 +9,9 @@ import { Data, Duration, Effect, type Scope } from "effect"
 import type { SerializedError } from "vitest"
 import type { TestCase, TestModule, Vitest } from "vitest/node"
 import * as HttpRecorder from "../HttpRecorder.js"
+import * as RunningChannel from "../internal/runningChannel.js"
+import { keepProvideKey } from "../internal/variables.js"
+import * as LaneProgress from "../lane/progress.js"
 import * as LaneReport from "../LaneReport.js"
 import * as RunId from "../RunId.js"
 import type { VitestArgs } from "./args.js"
@@ -40,6 +43,8 @@ export interface CreateOptions {
   readonly args: VitestArgs
   /** Watch mode: rerun on change until interrupted; `onPass` runs after each pass, before the next. */
   readonly watch: boolean
+  /** Prints a progress line (how many files Vitest collects); absent: none. */
+  readonly status?: ((line: string) => void) | undefined
   readonly onPass?: ((tests: LaneReport.Tests, ms: number) => Promise<void>) | undefined
 }
 
@@ -49,6 +54,8 @@ export interface Handover {
   readonly skip: string | undefined
   /** What the workers' HTTP recorder needs (the run's mode and ledger); absent: calls are not recorded or counted. */
   readonly http?: HttpRecorder.Provided | undefined
+  /** What the workers' fixtures keep of a failed test (handed over so the workers and the lane agree). */
+  readonly keep?: "none" | "failed" | undefined
 }
 
 /** Follows a run as it goes, so an interrupted run can still say what finished and what was running. */
@@ -101,7 +108,13 @@ const makeCollector = (root: () => string, pattern: () => RegExp | undefined, on
   // on interruption: what had finished and what was running at that moment, before the cancel fails them
   const freeze = () => void (frozen ??= now())
   const current = () => frozen === undefined ? now() : frozen
-  return { reporter, current, freeze, last: () => last }
+  // the workers' own word on what runs, ahead of Vitest's throttled task updates (internal/runningChannel)
+  const announced = ({ event, file, fullName }: RunningChannel.Announcement) => {
+    const name = `${file.slice(root().length + 1)} > ${fullName}`
+    if (event === "started") running.add(name)
+    else running.delete(name)
+  }
+  return { reporter, current, freeze, announced, last: () => last }
 }
 
 const handledByTheLane: ReadonlyArray<string | symbol> = ["SIGINT", "SIGTERM", "unhandledRejection"]
@@ -136,7 +149,11 @@ const createVitest = (options: CreateOptions, collector: Collector) =>
         process.env.TEST = "true"
         process.env.VITEST = "true"
         process.env.NODE_ENV ??= "test"
-        const reporters = [...await userReporters(options.args.options, options.watch), collector.reporter]
+        const reporters = [
+          ...await userReporters(options.args.options, options.watch),
+          collector.reporter,
+          ...(options.status === undefined ? [] : [LaneProgress.reporter(options.status)])
+        ]
         return await withoutVitestSignalHandlers(() =>
           createVitest("test", { ...rest, run: !options.watch, watch: options.watch, project: [projectName], reporters: reporters as never })
         )
@@ -173,6 +190,7 @@ const handOver = (vitest: Vitest, options: Handover): void => {
     project.provide(RunId.provideKey, options.runId)
     if (options.skip !== undefined) project.provide(skipKey, options.skip)
     if (options.http !== undefined) project.provide(HttpRecorder.provideKey, options.http)
+    project.provide(keepProvideKey, options.keep ?? "none")
   }
 }
 
@@ -195,6 +213,11 @@ export const create = (options: CreateOptions): Effect.Effect<Created, VitestSta
       () => vitestRef?.config.root ?? process.cwd(),
       () => vitestRef?.config.testNamePattern,
       options.onPass
+    )
+    // the workers' announcements of what runs (internal/runningChannel), heard as long as Vitest lives
+    yield* Effect.acquireRelease(
+      Effect.sync(() => RunningChannel.listen(collector.announced)),
+      (close) => Effect.sync(close)
     )
     const vitest = yield* createVitest(options, collector)
     vitestRef = vitest

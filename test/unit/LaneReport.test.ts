@@ -36,6 +36,7 @@ const report: LaneReport.Report = {
   tests,
   leaks: { tenders: 2 },
   swept: { tenders: 2 },
+  kept: null,
   earlier: { runId: "r0", rows: { customers: 1 } },
   http: null,
   cost: null,
