@@ -41,8 +41,11 @@ export interface VitestArgs {
   readonly raw: ReadonlyArray<string>
   /** File filters. */
   readonly filters: ReadonlyArray<string>
-  /** Vitest's options (camelCase, as `createVitest` takes them). */
-  readonly options: Readonly<Record<string, unknown>>
+  /**
+   * Vitest's options (camelCase, as `createVitest` takes them); `undefined` when only file filters were
+   * given: there is nothing to check, and Vitest's own parse runs when Vitest starts ({@link optionsOf}).
+   */
+  readonly options: Readonly<Record<string, unknown>> | undefined
   /** `--watch` / `-w` was given. */
   readonly watch: boolean
 }
@@ -75,9 +78,17 @@ const unsupported = ["project", "ui", "standalone", "mergeReports"] as const
 const fail = (reason: VitestArgsReason, raw: ReadonlyArray<string>, detail: string) =>
   Effect.fail(new VitestArgsError({ reason, args: raw, detail }))
 
-/** Parses and checks the arguments after `--`. */
+/** Vitest's options for `createVitest`: parsed by Vitest's own CLI parser (see {@link VitestArgs.options}). */
+export const optionsOf = async (args: VitestArgs): Promise<Readonly<Record<string, unknown>>> =>
+  args.options ?? (await import("vitest/node")).parseCLI(["vitest", "run", ...args.raw]).options as Record<string, unknown>
+
+/**
+ * Parses and checks the arguments after `--`. File filters alone (the common case) need no check, and
+ * so no Vitest module before anything runs: Vitest is imported while preflight and the reset run.
+ */
 export const parse = (raw: ReadonlyArray<string>): Effect.Effect<VitestArgs, VitestArgsError> =>
   Effect.gen(function*() {
+    if (raw.every((arg) => !arg.startsWith("-"))) return { raw, filters: raw, options: undefined, watch: false }
     const { createCli, parseCli } = yield* loadCli
     const parsed = yield* Effect.try({
       try: () => {

@@ -14,7 +14,7 @@ import { keepProvideKey } from "../internal/variables.js"
 import * as LaneProgress from "../lane/progress.js"
 import * as LaneReport from "../LaneReport.js"
 import * as RunId from "../RunId.js"
-import type { VitestArgs } from "./args.js"
+import { optionsOf, type VitestArgs } from "./args.js"
 import * as Handoff from "./handoff.js"
 import { fromModules } from "./results.js"
 import { skipKey } from "./skipReason.js"
@@ -142,7 +142,8 @@ const createVitest = (options: CreateOptions, collector: Collector) =>
     Effect.tryPromise({
       try: async () => {
         const { createVitest } = await import("vitest/node")
-        const { reporter: _ignored, reporters: _also, ...rest } = options.args.options
+        const parsed = await optionsOf(options.args)
+        const { reporter: _ignored, reporters: _also, ...rest } = parsed
         // the live project is part of the config only when asked for (see vitest.config.ts); the rest is
         // what Vitest's own CLI sets before it loads a config
         process.env.WORKFLOW_LIVE_LANE = "1"
@@ -150,7 +151,7 @@ const createVitest = (options: CreateOptions, collector: Collector) =>
         process.env.VITEST = "true"
         process.env.NODE_ENV ??= "test"
         const reporters = [
-          ...await userReporters(options.args.options, options.watch),
+          ...await userReporters(parsed, options.watch),
           collector.reporter,
           ...(options.status === undefined ? [] : [LaneProgress.reporter(options.status)])
         ]
