@@ -15,11 +15,36 @@ import { Context, Data, Effect, Exit, Layer, Scope } from "effect"
 import * as DsnGuard from "./DsnGuard.js"
 import { currentTest, provided } from "./internal/currentTest.js"
 import * as Builders from "./internal/fixturesBuilders.js"
-import * as Rows from "./internal/fixturesRows.js"
+import type {
+  AlertProfile,
+  AlertProfileOverrides,
+  Customer,
+  CustomerOverrides,
+  MatchOverrides,
+  Notification,
+  NotificationOverrides,
+  Tender,
+  TenderMatch,
+  TenderOverrides
+} from "./internal/fixturesRows.js"
 import * as FixturesSql from "./internal/fixturesSql.js"
 import { keepProvideKey, keepSetting } from "./internal/variables.js"
 import * as LaneDatabase from "./LaneDatabase.js"
 import * as RunId from "./RunId.js"
+
+// The row schemas (what a builder returns) and the override schemas (what a test may set), each with its type.
+export {
+  AlertProfile,
+  AlertProfileOverrides,
+  Customer,
+  CustomerOverrides,
+  MatchOverrides,
+  Notification,
+  NotificationOverrides,
+  Tender,
+  TenderMatch,
+  TenderOverrides
+} from "./internal/fixturesRows.js"
 
 /** The tables the fixtures write, in deletion (foreign-key) order. */
 export const tables: ReadonlyArray<Table> = FixturesSql.tables
@@ -121,56 +146,6 @@ const schemaName = (table: Table | undefined): string => {
       return "<Kind>Overrides"
   }
 }
-
-/** A customer row as the fixture created it. */
-export const Customer: typeof Rows.Customer = Rows.Customer
-/** A customer row as the fixture created it. */
-export type Customer = Rows.Customer
-
-/** An alert profile row. */
-export const AlertProfile: typeof Rows.AlertProfile = Rows.AlertProfile
-/** An alert profile row. */
-export type AlertProfile = Rows.AlertProfile
-
-/** A tender row. */
-export const Tender: typeof Rows.Tender = Rows.Tender
-/** A tender row. */
-export type Tender = Rows.Tender
-
-/** A tender match row. */
-export const TenderMatch: typeof Rows.TenderMatch = Rows.TenderMatch
-/** A tender match row. */
-export type TenderMatch = Rows.TenderMatch
-
-/** A notification row. */
-export const Notification: typeof Rows.Notification = Rows.Notification
-/** A notification row. */
-export type Notification = Rows.Notification
-
-/** What a test may override on a customer; the external id is always the run key (the sweep needs it). */
-export const CustomerOverrides: typeof Rows.CustomerOverrides = Rows.CustomerOverrides
-/** What a test may override on a customer. */
-export type CustomerOverrides = Rows.CustomerOverrides
-
-/** What a test may override on an alert profile. */
-export const AlertProfileOverrides: typeof Rows.AlertProfileOverrides = Rows.AlertProfileOverrides
-/** What a test may override on an alert profile. */
-export type AlertProfileOverrides = Rows.AlertProfileOverrides
-
-/** What a test may override on a tender; the external id is always the run key. */
-export const TenderOverrides: typeof Rows.TenderOverrides = Rows.TenderOverrides
-/** What a test may override on a tender. */
-export type TenderOverrides = Rows.TenderOverrides
-
-/** What a test may override on a match. */
-export const MatchOverrides: typeof Rows.MatchOverrides = Rows.MatchOverrides
-/** What a test may override on a match. */
-export type MatchOverrides = Rows.MatchOverrides
-
-/** What a test may override on a notification. */
-export const NotificationOverrides: typeof Rows.NotificationOverrides = Rows.NotificationOverrides
-/** What a test may override on a notification. */
-export type NotificationOverrides = Rows.NotificationOverrides
 
 /** The fixture builders. Each needs a `Scope` (use `it.scoped`): its release runs when the scope closes. */
 export interface Fixtures {
