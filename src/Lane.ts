@@ -27,11 +27,12 @@ export type { Lane, Options, Protection, Snapshot, TestsOutcome } from "./lane/s
 /** The phases of a lane, in order. */
 export const phaseNames = LaneReport.phaseNames
 
-const prepareSteps = (lane: Lane): Effect.Effect<void, LaneError, Scope.Scope> =>
+const prepareSteps = (lane: Lane, afterPreflight: Effect.Effect<void>): Effect.Effect<void, LaneError, Scope.Scope> =>
   Effect.gen(function*() {
     const runId = yield* Prepare.resolveRunId(lane)
     const target = yield* Prepare.guard(lane)
     const checked = yield* Prepare.preflight(lane)
+    yield* afterPreflight
     if (checked.verdict === "skip") return yield* update(lane, { skip: checked.skipReason ?? "skipped by preflight" })
     if (target === undefined) return yield* new LaneError({ phase: "guard", detail: `${WorkflowLiveConfig.dsnVariable} is not set.` })
     const reset = yield* Prepare.reset(lane, target)
@@ -43,10 +44,11 @@ const prepareSteps = (lane: Lane): Effect.Effect<void, LaneError, Scope.Scope> =
 /**
  * Runs the lane's first phases: run id, guard, preflight, reset, protect. Never fails: a failed phase
  * is recorded (`snapshot(lane).stopped`) for {@link finish} to report. The protection lives in the
- * scope: keep it open until `finish` is done.
+ * scope: keep it open until `finish` is done. `afterPreflight` runs once preflight passed or skipped,
+ * before the reset (the CLI starts Vitest there, to overlap the reset's wait on the server).
  */
-export const prepare = (lane: Lane): Effect.Effect<void, never, Scope.Scope> =>
-  prepareSteps(lane).pipe(Effect.catchAll((stopped) => update(lane, { stopped })))
+export const prepare = (lane: Lane, afterPreflight: Effect.Effect<void> = Effect.void): Effect.Effect<void, never, Scope.Scope> =>
+  prepareSteps(lane, afterPreflight).pipe(Effect.catchAll((stopped) => update(lane, { stopped })))
 
 /**
  * Ends the lane: the verdict from the tests' outcome, the leak check and the sweep, `release` (closing the

@@ -2,9 +2,10 @@
  * A whole lane run with its tests in this process: `Lane.prepare`, the `workflow-live` Vitest project,
  * `Lane.finish`. Used by `workflow-live run` and `workflow-live demo`.
  *
- * Vitest's own start (its import, config, projects) does not need the database: it runs while preflight
- * and the reset do, and the tests start once both are done. No worker starts and no test file loads before
- * the lane is prepared; a lane that stops there closes the unstarted Vitest, and no test runs.
+ * Vitest's own start (its import, config, projects) does not need the database: it runs while the reset
+ * does (from the end of preflight), and the tests start once both are done. No worker starts and no test
+ * file loads before the lane is prepared; a lane that stops there closes the unstarted Vitest, and no test
+ * runs.
  *
  * Only the prepare phases and the tests can be interrupted: on SIGINT/SIGTERM Vitest is cancelled and
  * closed, and `Lane.finish` still runs (sweep, one message, the report), before the process exits 130/143.
@@ -55,7 +56,7 @@ const runTests = (
   lane: Lane.Lane,
   options: Options,
   snap: Lane.Snapshot,
-  vitest: { readonly fiber: Fiber.Fiber<Start.Created, Start.VitestStartError>; readonly scope: Scope.CloseableScope },
+  vitest: { readonly created: Effect.Effect<Start.Created, Start.VitestStartError>; readonly scope: Scope.CloseableScope },
   restore: Restore,
   started: number
 ) =>
@@ -69,7 +70,7 @@ const runTests = (
       // a watch pass keeps nothing: the next pass creates the same keys again
       keep: options.args.watch ? "none" as const : Keep.mode(lane)
     }
-    const tests = Effect.flatMap(vitest.fiber, (created) => Start.run(created, handover, (p) => (progress = p))).pipe(
+    const tests = Effect.flatMap(vitest.created, (created) => Start.run(created, handover, (p) => (progress = p))).pipe(
         Scope.extend(vitest.scope),
         // Vitest is closed before the lane goes on: its workers are gone before the leak check and the sweep
         Effect.ensuring(Scope.close(vitest.scope, Exit.void))
@@ -105,18 +106,25 @@ export const run = (options: Options): Effect.Effect<LaneReport.Report> =>
       // closed by the lane's steps (the exit phase, the end of the tests); on a defect, by the outer scope
       const laneScope = yield* Effect.acquireRelease(Scope.make(), (scope) => Scope.close(scope, Exit.void))
       const vitestScope = yield* Effect.acquireRelease(Scope.make(), (scope) => Scope.close(scope, Exit.void))
-      const fiber = yield* startVitest(lane, options, vitestScope, restore)
-      const prepared = yield* Effect.exit(restore(Scope.extend(Lane.prepare(lane), laneScope)))
+      // Vitest is started once preflight has passed, so that its ~0.3 s of work on this thread overlaps the
+      // reset's wait on the server rather than delaying preflight's many small answers
+      let fiber: Fiber.Fiber<Start.Created, Start.VitestStartError> | undefined
+      const startTests = Effect.map(startVitest(lane, options, vitestScope, restore), (f) => void (fiber = f))
+      const prepared = yield* Effect.exit(restore(Scope.extend(Lane.prepare(lane, startTests), laneScope)))
       const snap = yield* Lane.snapshot(lane)
       const ready = Exit.isSuccess(prepared) && Lane.isReady(snap)
       if (!ready) {
         // no test may run: the unstarted Vitest is closed (once its creation, if still going, has ended)
-        yield* Effect.zipRight(Fiber.interrupt(fiber), Scope.close(vitestScope, Exit.void))
+        if (fiber !== undefined) yield* Fiber.interrupt(fiber)
+        yield* Scope.close(vitestScope, Exit.void)
       }
       const outcome: Lane.TestsOutcome = Exit.isFailure(prepared)
         ? { _tag: "Interrupted", signal: receivedSignal(), tests: null, ms: 0 }
         : ready
-        ? yield* runTests(lane, options, snap, { fiber, scope: vitestScope }, restore, performance.now() - (yield* Lane.sinceLastPhase(lane)))
+        ? yield* runTests(lane, options, snap, {
+          created: fiber === undefined ? Effect.dieMessage("Vitest was not started after preflight") : Fiber.join(fiber),
+          scope: vitestScope
+        }, restore, performance.now() - (yield* Lane.sinceLastPhase(lane)))
         : { _tag: "NotRun" }
       const report = yield* Lane.finish(lane, outcome, Scope.close(laneScope, Exit.void))
       setLaneExitCode(report.exitCode)
