@@ -6,7 +6,7 @@
  * One rule ({@link decide}) turns the rows into the verdict, for every entry point alike.
  */
 import { HttpClient } from "@effect/platform"
-import { NodeHttpClient } from "@effect/platform-node"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { SqlClient } from "@effect/sql"
 import { Context, Data, Duration, Effect, Either, Layer, Option, Schema } from "effect"
 import type { ConfigError } from "effect/ConfigError"
