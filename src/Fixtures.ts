@@ -11,13 +11,40 @@
  * {@link sweep} is for, called by `workflow-live run` on a signal and at start.
  */
 import { SqlClient } from "@effect/sql"
-import { Context, Data, Effect, Exit, Layer, ParseResult, Schema, Scope } from "effect"
+import { Context, Data, Effect, Exit, Layer, Scope } from "effect"
 import * as DsnGuard from "./DsnGuard.js"
 import { currentTest, provided } from "./internal/currentTest.js"
+import * as Builders from "./internal/fixturesBuilders.js"
+import type {
+  AlertProfile,
+  AlertProfileOverrides,
+  Customer,
+  CustomerOverrides,
+  MatchOverrides,
+  Notification,
+  NotificationOverrides,
+  Tender,
+  TenderMatch,
+  TenderOverrides
+} from "./internal/fixturesRows.js"
 import * as FixturesSql from "./internal/fixturesSql.js"
 import { keepProvideKey, keepSetting } from "./internal/variables.js"
 import * as LaneDatabase from "./LaneDatabase.js"
 import * as RunId from "./RunId.js"
+
+// The row schemas (what a builder returns) and the override schemas (what a test may set), each with its type.
+export {
+  AlertProfile,
+  AlertProfileOverrides,
+  Customer,
+  CustomerOverrides,
+  MatchOverrides,
+  Notification,
+  NotificationOverrides,
+  Tender,
+  TenderMatch,
+  TenderOverrides
+} from "./internal/fixturesRows.js"
 
 /** The tables the fixtures write, in deletion (foreign-key) order. */
 export const tables: ReadonlyArray<Table> = FixturesSql.tables
@@ -120,130 +147,6 @@ const schemaName = (table: Table | undefined): string => {
   }
 }
 
-const Id = Schema.NumberFromString
-const Numeric = Schema.NumberFromString
-const NullableNumeric = Schema.NullOr(Schema.NumberFromString)
-
-/** A customer row as the fixture created it. */
-export const Customer = Schema.Struct({
-  id: Id,
-  externalId: Schema.propertySignature(Schema.String).pipe(Schema.fromKey("external_id")),
-  name: Schema.String,
-  email: Schema.String
-})
-/** A customer row as the fixture created it. */
-export type Customer = typeof Customer.Type
-
-/** An alert profile row. */
-export const AlertProfile = Schema.Struct({
-  id: Id,
-  customerId: Schema.propertySignature(Id).pipe(Schema.fromKey("customer_id")),
-  name: Schema.String,
-  keywords: Schema.Array(Schema.String),
-  cpvCodes: Schema.propertySignature(Schema.Array(Schema.String)).pipe(Schema.fromKey("cpv_codes")),
-  regions: Schema.Array(Schema.String),
-  minValueEur: Schema.propertySignature(NullableNumeric).pipe(Schema.fromKey("min_value_eur")),
-  active: Schema.Boolean
-})
-/** An alert profile row. */
-export type AlertProfile = typeof AlertProfile.Type
-
-/** A tender row. */
-export const Tender = Schema.Struct({
-  id: Id,
-  externalId: Schema.propertySignature(Schema.String).pipe(Schema.fromKey("external_id")),
-  title: Schema.String,
-  description: Schema.String,
-  buyer: Schema.String,
-  cpvCodes: Schema.propertySignature(Schema.Array(Schema.String)).pipe(Schema.fromKey("cpv_codes")),
-  region: Schema.NullOr(Schema.String),
-  valueEur: Schema.propertySignature(NullableNumeric).pipe(Schema.fromKey("value_eur")),
-  publishedAt: Schema.propertySignature(Schema.DateFromSelf).pipe(Schema.fromKey("published_at")),
-  deadlineAt: Schema.propertySignature(Schema.NullOr(Schema.DateFromSelf)).pipe(Schema.fromKey("deadline_at"))
-})
-/** A tender row. */
-export type Tender = typeof Tender.Type
-
-/** A tender match row. */
-export const TenderMatch = Schema.Struct({
-  id: Id,
-  alertProfileId: Schema.propertySignature(Id).pipe(Schema.fromKey("alert_profile_id")),
-  tenderId: Schema.propertySignature(Id).pipe(Schema.fromKey("tender_id")),
-  score: Numeric,
-  summary: Schema.NullOr(Schema.String)
-})
-/** A tender match row. */
-export type TenderMatch = typeof TenderMatch.Type
-
-/** A notification row. */
-export const Notification = Schema.Struct({
-  id: Id,
-  customerId: Schema.propertySignature(Id).pipe(Schema.fromKey("customer_id")),
-  tenderMatchId: Schema.propertySignature(Schema.NullOr(Id)).pipe(Schema.fromKey("tender_match_id")),
-  channel: Schema.Literal("email", "webhook"),
-  subject: Schema.String,
-  body: Schema.String,
-  status: Schema.Literal("pending", "sent", "failed")
-})
-/** A notification row. */
-export type Notification = typeof Notification.Type
-
-const Text = Schema.String.pipe(Schema.minLength(1))
-const Codes = Schema.Array(Text)
-const Euros = Schema.NullOr(Schema.Number.pipe(Schema.nonNegative()))
-
-/** What a test may override on a customer; the external id is always the run key (the sweep needs it). */
-export const CustomerOverrides = Schema.Struct({
-  name: Schema.optional(Text),
-  email: Schema.optional(Schema.String.pipe(Schema.pattern(/^[^@\s]+@[^@\s]+\.[^@\s]+$/)))
-})
-/** What a test may override on a customer. */
-export type CustomerOverrides = typeof CustomerOverrides.Type
-
-/** What a test may override on an alert profile. */
-export const AlertProfileOverrides = Schema.Struct({
-  name: Schema.optional(Text),
-  keywords: Schema.optional(Codes),
-  cpvCodes: Schema.optional(Codes),
-  regions: Schema.optional(Codes),
-  minValueEur: Schema.optional(Euros),
-  active: Schema.optional(Schema.Boolean)
-})
-/** What a test may override on an alert profile. */
-export type AlertProfileOverrides = typeof AlertProfileOverrides.Type
-
-/** What a test may override on a tender; the external id is always the run key. */
-export const TenderOverrides = Schema.Struct({
-  title: Schema.optional(Text),
-  description: Schema.optional(Schema.String),
-  buyer: Schema.optional(Text),
-  cpvCodes: Schema.optional(Codes),
-  region: Schema.optional(Schema.NullOr(Text)),
-  valueEur: Schema.optional(Euros),
-  publishedAt: Schema.optional(Schema.DateFromSelf),
-  deadlineAt: Schema.optional(Schema.NullOr(Schema.DateFromSelf))
-})
-/** What a test may override on a tender. */
-export type TenderOverrides = typeof TenderOverrides.Type
-
-/** What a test may override on a match. */
-export const MatchOverrides = Schema.Struct({
-  score: Schema.optional(Schema.Number.pipe(Schema.between(0, 1))),
-  summary: Schema.optional(Schema.NullOr(Schema.String))
-})
-/** What a test may override on a match. */
-export type MatchOverrides = typeof MatchOverrides.Type
-
-/** What a test may override on a notification. */
-export const NotificationOverrides = Schema.Struct({
-  channel: Schema.optional(Schema.Literal("email", "webhook")),
-  subject: Schema.optional(Text),
-  body: Schema.optional(Schema.String),
-  status: Schema.optional(Schema.Literal("pending", "sent", "failed"))
-})
-/** What a test may override on a notification. */
-export type NotificationOverrides = typeof NotificationOverrides.Type
-
 /** The fixture builders. Each needs a `Scope` (use `it.scoped`): its release runs when the scope closes. */
 export interface Fixtures {
   readonly runId: RunId.RunIdString
@@ -303,30 +206,8 @@ export interface Options {
 const keepOf = (options: Options): boolean =>
   (options.keep ?? provided(keepProvideKey) ?? keepSetting()) === "failed"
 
-const decodeOverrides = <A, I>(
-  schema: Schema.Schema<A, I>,
-  table: Table,
-  runId: string,
-  value: unknown
-): Effect.Effect<A, FixturesError> =>
-  Schema.decodeUnknown(schema)(value ?? {}).pipe(
-    Effect.mapError((error) =>
-      new FixturesError({
-        reason: "invalid-overrides",
-        table,
-        runId,
-        detail: ParseResult.TreeFormatter.formatErrorSync(error).replace(/\s*\n\s*/g, " ")
-      })
-    )
-  )
-
 const cleanupError = (runId: string, table: Table | undefined) => (cause: unknown): FixturesError =>
-  new FixturesError({ reason: "cleanup-failed", table, runId, detail: detailOf(cause) })
-
-const detailOf = (cause: unknown): string => {
-  const inner = typeof cause === "object" && cause !== null && "cause" in cause ? cause.cause : cause
-  return inner instanceof Error ? inner.message : String(inner)
-}
+  new FixturesError({ reason: "cleanup-failed", table, runId, detail: Builders.detailOf(cause) })
 
 /**
  * The builders on the lane's connection. The connection's identity is checked once more here, so no
@@ -346,150 +227,29 @@ export const make = (
     yield* DsnGuard.assertVerified(target)
     yield* LaneDatabase.checkIdentity(target)
 
-    const testName = options.testName ?? (() => currentTest() ?? "outside-a-test")
     const keepFailed = keepOf(options)
-    // a failed test's rows stay for inspection when asked; the lane reports them and its sweep leaves them
-    const release = (table: Table, ids: ReadonlyArray<string>) => (exit: Exit.Exit<unknown, unknown>) =>
-      keepFailed && Exit.isFailure(exit)
-        ? Effect.void
-        // A release cannot fail; a cleanup that did not happen must still fail the test, loudly.
-        : FixturesSql.cleanup(sql, table, ids).pipe(Effect.mapError(cleanupError(runId, table)), Effect.orDie)
-    const sequences = new Map<string, number>()
-    // Per test, 1, 2, 3...: the same test creates the same keys in every run with the same run ID.
-    const nextKeys = (count: number): ReadonlyArray<string> => {
-      const test = testName()
-      const start = sequences.get(test) ?? 0
-      sequences.set(test, start + count)
-      return Array.from({ length: count }, (_, i) => keyFor(test, start + i + 1))
+    const ctx: Builders.Context<FixturesError> = {
+      sql,
+      nextKeys: Builders.keySequence(options.testName ?? (() => currentTest() ?? "outside-a-test"), keyFor),
+      // a failed test's rows stay for inspection when asked; the lane reports them and its sweep leaves them
+      release: (table, ids) => (exit) =>
+        keepFailed && Exit.isFailure(exit)
+          ? Effect.void
+          // A release cannot fail; a cleanup that did not happen must still fail the test, loudly.
+          : FixturesSql.cleanup(sql, table, ids).pipe(Effect.mapError(cleanupError(runId, table)), Effect.orDie),
+      fail: (failure) => new FixturesError({ ...failure, runId })
     }
-
-    const insertFailed = (table: Table) => (cause: unknown): FixturesError =>
-      new FixturesError({ reason: "insert-failed", table, runId, detail: detailOf(cause) })
-
-    // Acquire and release run uninterruptibly, so a timeout between INSERT and registering the
-    // release cannot leave an orphan row.
-    const scoped = <A extends { readonly id: number }, I>(
-      table: FixturesSql.Root,
-      schema: Schema.Schema<A, I>,
-      insert: Effect.Effect<ReadonlyArray<unknown>, unknown>
-    ): Effect.Effect<ReadonlyArray<A>, FixturesError, Scope.Scope> =>
-      Effect.acquireRelease(
-        insert.pipe(
-          Effect.mapError(insertFailed(table)),
-          Effect.flatMap((rows) =>
-            Schema.decodeUnknown(Schema.Array(schema))(rows).pipe(Effect.mapError(insertFailed(table)))
-          )
-        ),
-        (rows, exit) => release(table, rows.map((row) => String(row.id)))(exit)
-      )
-
-    const one = <A>(effect: Effect.Effect<ReadonlyArray<A>, FixturesError, Scope.Scope>) =>
-      Effect.map(effect, (rows) => rows[0]!)
-
-    const customers: Fixtures["customers"] = (count, overrides) =>
-      Effect.gen(function*() {
-        const o = yield* decodeOverrides(CustomerOverrides, "customers", runId, overrides)
-        const keys = nextKeys(count)
-        const records = keys.map((key, i) => ({
-          external_id: key,
-          name: o.name ?? `Nordbau Infrastruktur GmbH ${count === 1 ? "" : `#${i + 1} `}(${key})`,
-          email: o.email ?? `${key}@tenders.example.test`
-        }))
-        return yield* scoped(
-          "customers",
-          Customer,
-          sql`INSERT INTO customers ${sql.insert(records)} RETURNING id, external_id, name, email`
-        )
-      })
-
+    const customers = Builders.customers(ctx)
     const fixtures: Fixtures = {
       runId,
-      key: Effect.sync(() => nextKeys(1)[0]!),
+      key: Effect.sync(() => ctx.nextKeys(1)[0]!),
       customers,
-      adopt: (table, ids) => Effect.addFinalizer(release(table, ids.map(String))),
-      customer: (overrides) => one(customers(1, overrides)),
-      alertProfile: (customer, overrides) =>
-        Effect.gen(function*() {
-          const o = yield* decodeOverrides(AlertProfileOverrides, "alert_profiles", runId, overrides)
-          const [key] = nextKeys(1)
-          return yield* one(scoped(
-            "alert_profiles",
-            AlertProfile,
-            sql`INSERT INTO alert_profiles ${
-              sql.insert({
-                customer_id: customer.id,
-                name: o.name ?? `Road resurfacing, Bavaria (${key})`,
-                keywords: o.keywords ?? ["road", "asphalt", "resurfacing"],
-                cpv_codes: o.cpvCodes ?? ["45233142"],
-                regions: o.regions ?? ["DE21"],
-                min_value_eur: o.minValueEur === undefined ? 50000 : o.minValueEur,
-                active: o.active ?? true
-              })
-            } RETURNING id, customer_id, name, keywords, cpv_codes, regions, min_value_eur, active`
-          ))
-        }),
-      tender: (overrides) =>
-        Effect.gen(function*() {
-          const o = yield* decodeOverrides(TenderOverrides, "tenders", runId, overrides)
-          const [key] = nextKeys(1)
-          return yield* one(scoped(
-            "tenders",
-            Tender,
-            sql`INSERT INTO tenders ${
-              sql.insert({
-                external_id: key!,
-                title: o.title ?? `Resurfacing of the B 13 between Freising and Moosburg (${key})`,
-                description: o.description ??
-                  "Milling and asphalt resurfacing of 4.2 km of federal road, including road markings.",
-                buyer: o.buyer ?? "Staatliches Bauamt Freising",
-                cpv_codes: o.cpvCodes ?? ["45233142", "45233221"],
-                region: o.region === undefined ? "DE21" : o.region,
-                value_eur: o.valueEur === undefined ? 1850000 : o.valueEur,
-                published_at: o.publishedAt ?? new Date("2026-02-02T08:00:00Z"),
-                deadline_at: o.deadlineAt === undefined ? new Date("2026-03-06T12:00:00Z") : o.deadlineAt
-              })
-            } RETURNING id, external_id, title, description, buyer, cpv_codes, region, value_eur,
-              published_at, deadline_at`
-          ))
-        }),
-      match: (alertProfile, tender, overrides) =>
-        Effect.gen(function*() {
-          const o = yield* decodeOverrides(MatchOverrides, "tender_matches", runId, overrides)
-          return yield* one(scoped(
-            "tender_matches",
-            TenderMatch,
-            sql`INSERT INTO tender_matches ${
-              sql.insert({
-                alert_profile_id: alertProfile.id,
-                tender_id: tender.id,
-                score: o.score ?? 0.87,
-                summary: o.summary === undefined
-                  ? "Road resurfacing, 4.2 km, about EUR 1.85m; bids due 6 March."
-                  : o.summary
-              })
-            } RETURNING id, alert_profile_id, tender_id, score, summary`
-          ))
-        }),
-      notification: (customer, options) =>
-        Effect.gen(function*() {
-          const { match, ...rest } = options ?? {}
-          const o = yield* decodeOverrides(NotificationOverrides, "notifications", runId, rest)
-          const [key] = nextKeys(1)
-          return yield* one(scoped(
-            "notifications",
-            Notification,
-            sql`INSERT INTO notifications ${
-              sql.insert({
-                customer_id: customer.id,
-                tender_match_id: match?.id ?? null,
-                channel: o.channel ?? "email",
-                subject: o.subject ?? `New tender matching your alert (${key})`,
-                body: o.body ?? "A new tender matches your alert profile. Bids are due on 6 March.",
-                status: o.status ?? "pending"
-              })
-            } RETURNING id, customer_id, tender_match_id, channel, subject, body, status`
-          ))
-        })
+      adopt: (table, ids) => Effect.addFinalizer(ctx.release(table, ids.map(String))),
+      customer: (overrides) => Builders.one(customers(1, overrides)),
+      alertProfile: Builders.alertProfile(ctx),
+      tender: Builders.tender(ctx),
+      match: Builders.match(ctx),
+      notification: Builders.notification(ctx)
     }
     return fixtures
   })
@@ -521,7 +281,7 @@ export const sweep = (runId: RunId.RunIdString): Effect.Effect<Swept, FixturesEr
 export const leaks = (runId: RunId.RunIdString): Effect.Effect<Counts, FixturesError, SqlClient.SqlClient> =>
   Effect.flatMap(SqlClient.SqlClient, (sql) =>
     FixturesSql.leaks(sql, RunId.prefix(runId)).pipe(
-      Effect.mapError((cause) => new FixturesError({ reason: "count-failed", table: undefined, runId, detail: detailOf(cause) }))
+      Effect.mapError((cause) => new FixturesError({ reason: "count-failed", table: undefined, runId, detail: Builders.detailOf(cause) }))
     ))
 
 /** Fails with `leaked` (naming each table and its count) when any row of the run is left. */

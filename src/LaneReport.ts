@@ -14,6 +14,8 @@ import { formatMs, painter } from "./internal/terminal.js"
 
 /** The phases of a lane, in order. `Lane.prepare` runs the first five, `Lane.finish` the rest. */
 export const phaseNames = [
+  "start",
+  "load",
   "run id",
   "guard",
   "preflight",
@@ -22,6 +24,7 @@ export const phaseNames = [
   "tests",
   "leak check",
   "sweep",
+  "exit",
   "report"
 ] as const
 

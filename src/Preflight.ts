@@ -6,16 +6,16 @@
  * One rule ({@link decide}) turns the rows into the verdict, for every entry point alike.
  */
 import { HttpClient } from "@effect/platform"
-import { NodeHttpClient } from "@effect/platform-node"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { SqlClient } from "@effect/sql"
-import { Config, Context, Data, Duration, Effect, Either, Layer, Option, Redacted, Schema } from "effect"
+import { Context, Data, Duration, Effect, Either, Layer, Option, Schema } from "effect"
 import type { ConfigError } from "effect/ConfigError"
 import * as DsnGuard from "./DsnGuard.js"
 import { fixFor } from "./internal/pgError.js"
 import * as Database from "./internal/preflightDatabase.js"
 import * as Probes from "./internal/preflightProbes.js"
 import * as Reporting from "./internal/preflightReport.js"
-import { secretsOf } from "./internal/redact.js"
+import * as Steps from "./internal/preflightSteps.js"
 import * as LaneDatabase from "./LaneDatabase.js"
 import * as WorkflowLiveConfig from "./WorkflowLiveConfig.js"
 
@@ -215,115 +215,12 @@ export interface Options {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// The checks, in steps
+// The checks, in steps (1-3, and the timing of a check, in internal/preflightSteps.ts)
 // ---------------------------------------------------------------------------------------------------
-
-/** Step 1: the policy setting is itself a check: a typo must not silently mean "fail" or "skip". */
-const readPolicy = (options: Options) =>
-  Effect.map(WorkflowLiveConfig.onMissing, (raw) => {
-    const value = options.onMissing ?? Option.getOrElse(raw, () => "fail")
-    const valid = (WorkflowLiveConfig.onMissingValues as ReadonlyArray<string>).includes(value)
-    const policy: WorkflowLiveConfig.OnMissing = valid ? value as WorkflowLiveConfig.OnMissing : "fail"
-    const check: Probes.Check = {
-      check: `setting ${WorkflowLiveConfig.onMissingVariable}`,
-      kind: "setting",
-      run: Effect.succeed(
-        valid
-          ? Reporting.pass(`${policy}${Option.isNone(raw) && options.onMissing === undefined ? " (default)" : ""}`)
-          : Reporting.fail(
-            "invalid-policy",
-            `${Probes.display(value)} is neither \`fail\` nor \`skip\``,
-            `export ${WorkflowLiveConfig.onMissingVariable}=fail (the default: missing things fail the lane) or ` +
-              `=skip (missing variables and unreachable APIs skip it)`
-          )
-      )
-    }
-    return { policy, check }
-  })
-
-/** Step 2: every variable the spec names (blank counts as unset), the DSN kept redacted, and the secrets. */
-const readValues = (spec: Spec, dsnVariable: string, guard: DsnGuard.Options) =>
-  Effect.gen(function*() {
-    const variables = new Set<string>([
-      ...spec.env.map((e) => e.variable),
-      ...spec.http.flatMap((h) => [h.urlVariable, ...(h.auth === undefined ? [] : [h.auth.variable])])
-    ])
-    variables.delete(dsnVariable)
-    const values = new Map<string, Option.Option<string>>()
-    for (const variable of variables) {
-      values.set(variable, Option.filter(yield* Config.option(Config.string(variable)), (v) => v.trim().length > 0))
-    }
-    const laneConfig = yield* WorkflowLiveConfig.config
-    const dsn = guard.variable === undefined
-      ? laneConfig.dsn
-      : yield* Config.option(Config.redacted(dsnVariable)).pipe(
-        Config.map(Option.filter((value) => Redacted.value(value).trim().length > 0))
-      )
-    values.set(dsnVariable, Option.map(dsn, Redacted.value))
-    const secretVariables = new Set([
-      ...spec.env.filter((e) => e.secret).map((e) => e.variable),
-      ...spec.http.flatMap((h) => (h.auth === undefined ? [] : [h.auth.variable]))
-    ])
-    return { variables, values, dsn, laneConfig, secretVariables, secrets: secretsIn(values, secretVariables, dsnVariable, dsn) }
-  })
-
-const secretsIn = (
-  values: ReadonlyMap<string, Option.Option<string>>,
-  secretVariables: ReadonlySet<string>,
-  dsnVariable: string,
-  dsn: Option.Option<Redacted.Redacted<string>>
-): ReadonlyArray<string> => [
-  ...[...secretVariables].filter((v) => v !== dsnVariable).flatMap((v) => Option.toArray(values.get(v) ?? Option.none())),
-  ...Option.match(dsn, { onNone: () => [], onSome: (value) => secretsOf(Redacted.value(value)) }),
-  ...[...values.values()].flatMap((value) => {
-    // a password written into an API URL is a secret too
-    try {
-      return Option.isSome(value) && new URL(value.value).password !== "" ? [new URL(value.value).password] : []
-    } catch {
-      return []
-    }
-  })
-]
-
-/** An env check; in replay an API variable may be unset (the recorder gives the code under test a placeholder). */
-const envCheck = (spec: Spec, replay: Options["replay"]) => (requirement: EnvRequirement, value: Option.Option<string>): Probes.Check =>
-  replay !== undefined && Option.isNone(value) &&
-    spec.http.some((h) => h.urlVariable === requirement.variable || h.auth?.variable === requirement.variable)
-    ? { check: `env ${requirement.variable}`, kind: "env", run: Effect.succeed(Reporting.pass("not set: not needed in replay")) }
-    : Probes.envCheck(requirement, value)
-
-/** In replay an API is answered from cassettes: nothing to probe, but no cassette at all is a wrong directory. */
-const replayCheck = (replay: NonNullable<Options["replay"]>) => (requirement: HttpRequirement): Probes.Check => ({
-  check: `http ${requirement.name}`,
-  kind: "http",
-  run: Effect.succeed(
-    replay.cassettes > 0
-      ? Reporting.pass(`replay: ${replay.cassettes} cassette(s) in ${replay.dir}, not probed`)
-      : Reporting.fail(
-        "no-cassettes",
-        `replay: no cassette in ${replay.dir}`,
-        "record first (workflow-live run --http=record, or WORKFLOW_LIVE_HTTP=record), or point " +
-          "WORKFLOW_LIVE_CASSETTES at the directory that holds them"
-      )
-  )
-})
-
-/** Step 3: the env outcomes, synchronously: they gate the HTTP probes (no URL, no probe). */
-const envOutcomes = (spec: Spec, read: Effect.Effect.Success<ReturnType<typeof readValues>>, replay: Options["replay"]) =>
-  Effect.gen(function*() {
-    const outcomes = new Map<string, Reporting.Outcome & { readonly value: Option.Option<string> }>()
-    for (const variable of read.variables) {
-      const requirement = spec.env.find((e) => e.variable === variable) ??
-        { variable, required: true, secret: read.secretVariables.has(variable), description: variable, example: "..." }
-      const outcome = yield* envCheck(spec, replay)(requirement, read.values.get(variable)!).run
-      outcomes.set(variable, { ...outcome, value: read.values.get(variable)! })
-    }
-    return outcomes
-  })
 
 /** Step 4: the database rows' inputs: the guard's verdict and how to reach the server. */
 const databaseInputs = (
-  read: Effect.Effect.Success<ReturnType<typeof readValues>>,
+  read: Steps.Values<WorkflowLiveConfig.WorkflowLiveConfig>,
   spec: Spec,
   dsnVariable: string,
   guard: DsnGuard.Options
@@ -346,18 +243,6 @@ const databaseInputs = (
     })
   )
 
-/** A check, timed (`Effect.timed`); a check that itself breaks becomes a failed row, never an error. */
-const timed = (check: Probes.Check) =>
-  Effect.timed(check.run.pipe(
-    Effect.catchAllCause((cause) =>
-      Effect.succeed(Reporting.fail(
-        check.kind === "http" ? "network-error" : "database-error",
-        `the check itself failed: ${String(cause).split("\n")[0]}`,
-        "report this as a harness bug"
-      ))
-    )
-  )).pipe(Effect.map(([duration, outcome]) => ({ ...check, outcome, ms: Math.round(Duration.toMillis(duration)) })))
-
 /** Runs every check of the spec concurrently and applies the on-missing policy; check failures are rows, not errors. */
 export const check = (options: Options = {}): Effect.Effect<Report, ConfigError> =>
   Effect.gen(function*() {
@@ -366,9 +251,9 @@ export const check = (options: Options = {}): Effect.Effect<Report, ConfigError>
     const guard = options.guard ?? {}
     const dsnVariable = guard.variable ?? WorkflowLiveConfig.dsnVariable
     const [took, { policy, rows }] = yield* Effect.timed(Effect.gen(function*() {
-      const { check: policyCheck, policy } = yield* readPolicy(options)
-      const read = yield* readValues(spec, dsnVariable, guard)
-      const env = yield* envOutcomes(spec, read, options.replay)
+      const { check: policyCheck, policy } = yield* Steps.readPolicy(options.onMissing, WorkflowLiveConfig.onMissing)
+      const read = yield* Steps.readValues(spec, dsnVariable, guard, WorkflowLiveConfig.config)
+      const env = yield* Steps.envOutcomes(spec, read, options.replay)
       const entries = yield* Effect.scoped(Effect.gen(function*() {
         // a probe carries only what the spec says: no trace headers
         const client = HttpClient.withTracerPropagation(yield* HttpClient.HttpClient, false)
@@ -377,13 +262,13 @@ export const check = (options: Options = {}): Effect.Effect<Report, ConfigError>
           : yield* Database.databaseChecks(spec.database, yield* databaseInputs(read, spec, dsnVariable, guard))
         const checks = [
           policyCheck,
-          ...spec.env.map((requirement) => envCheck(spec, options.replay)(requirement, read.values.get(requirement.variable)!)),
+          ...spec.env.map((requirement) => Steps.envCheck(spec, options.replay)(requirement, read.values.get(requirement.variable)!)),
           ...dbChecks,
           ...spec.http.map((requirement) =>
-            options.replay === undefined ? Probes.httpCheck(requirement, env, client) : replayCheck(options.replay)(requirement)
+            options.replay === undefined ? Probes.httpCheck(requirement, env, client) : Steps.replayCheck(options.replay)(requirement)
           )
         ]
-        return yield* Effect.all(checks.map(timed), { concurrency: "unbounded" })
+        return yield* Effect.all(checks.map(Steps.timed), { concurrency: "unbounded" })
       })).pipe(Effect.provide(NodeHttpClient.layer))
       return { policy, rows: entries.map((entry) => Reporting.toRow(entry, policy, read.secrets)) }
     }))
@@ -448,7 +333,7 @@ export const checkIdentity = (
 ): Effect.Effect<Report, PreflightError> =>
   Effect.gen(function*() {
     const startedAt = new Date().toISOString()
-    const entry = yield* timed({
+    const entry = yield* Steps.timed({
       check: "database identity",
       kind: "database",
       run: laneIdentity(target, Duration.decode(options.timeout ?? Duration.seconds(10)))

@@ -1,5 +1,5 @@
 /** The help text the commands share: how Vitest arguments are passed, and every environment variable. */
-import { HelpDoc } from "@effect/cli"
+import * as HelpDoc from "@effect/cli/HelpDoc"
 
 /** Every variable the lane reads, with what it does. */
 export const environment: ReadonlyArray<readonly [string, string]> = [

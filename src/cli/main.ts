@@ -1,11 +1,18 @@
-/** The `workflow-live` command: one process for the whole lane. */
-import { Command, ValidationError } from "@effect/cli"
-import { NodeContext, NodeRuntime } from "@effect/platform-node"
+/**
+ * The `workflow-live` command: one process for the whole lane. Only the commands' definitions load here
+ * (what the parser and `--help` need); each command's code is its own chunk, loaded when it runs (lazy.ts).
+ */
+import * as Command from "@effect/cli/Command"
+import * as ValidationError from "@effect/cli/ValidationError"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Cause, Console, Effect, Exit } from "effect"
 import { laneExitCode } from "../internal/exitCode.js"
 import { renderCause } from "../internal/render.js"
 import * as Signals from "../internal/signals.js"
 import { colourFor, stripAnsi } from "../internal/terminal.js"
+import packageJson from "../../package.json" with { type: "json" }
+import { argv } from "./argv.js"
 import { demo } from "./demo.js"
 import { describe } from "./help.js"
 import { preflight } from "./preflight.js"
@@ -13,11 +20,6 @@ import { prune } from "./prune.js"
 import { reset } from "./reset.js"
 import { run } from "./run.js"
 import { target } from "./target.js"
-
-// Everything after `--` belongs to Vitest; @effect/cli would try to parse it.
-const dash = process.argv.indexOf("--")
-const argv = dash === -1 ? process.argv : process.argv.slice(0, dash)
-const passthrough = dash === -1 ? [] : process.argv.slice(dash + 1)
 
 const root = Command.make("workflow-live").pipe(
   Command.withDescription(describe(
@@ -27,10 +29,11 @@ const root = Command.make("workflow-live").pipe(
       "`workflow-live <command> --help` shows a command's options."
     ]
   )),
-  Command.withSubcommands([target, preflight, reset, run(passthrough), demo(passthrough), prune])
+  // each is a `lazy` command: its definition here, its handler loaded when it runs
+  Command.withSubcommands([target, preflight, reset, run, demo, prune])
 )
 
-const cli = Command.run(root, { name: "workflow-live", version: "0.1.0" })
+const cli = Command.run(root, { name: "workflow-live", version: packageJson.version })
 
 // help and messages are plain text when not on a TTY or with NO_COLOR
 const plainConsole = (console: Console.Console): Console.Console => {

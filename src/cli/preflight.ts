@@ -1,20 +1,11 @@
 /** `workflow-live preflight`: every requirement of the lane checked at once; exit 0 to go, non-zero to fix. */
-import { Command } from "@effect/cli"
-import { Console, Effect } from "effect"
-import * as Preflight from "../Preflight.js"
+import * as Command from "@effect/cli/Command"
 import { describe } from "./help.js"
+import { lazy } from "./lazy.js"
 
 /** Prints the report table (JSON copy in `WORKFLOW_LIVE_REPORT_DIR`); fails when the verdict is `fail`. */
-export const preflight = Command.make("preflight", {}, () =>
-  Effect.gen(function*() {
-    const report = yield* Preflight.check()
-    yield* Console.log(Preflight.render(report, { colour: Preflight.colourFor(process.stdout) }))
-    if (report.verdict === "fail") {
-      // the table above is the overview; the error (printed by main) is the list of what to fix
-      return yield* new Preflight.PreflightError({ reason: "checks-failed", report })
-    }
-  })).pipe(
-    Command.withDescription(
-      describe("Check env variables, the database and the external APIs at once; print the report and write it as JSON")
-    )
+export const preflight = lazy("preflight", {}, () => import("./handlers/preflight.js")).pipe(
+  Command.withDescription(
+    describe("Check env variables, the database and the external APIs at once; print the report and write it as JSON")
   )
+)

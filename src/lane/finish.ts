@@ -1,5 +1,5 @@
 /** The steps of `Lane.finish`: the verdict, the leak check and the sweep, the report. Each records its phase. */
-import { Effect, Either } from "effect"
+import { Effect, Either, Ref } from "effect"
 import type * as DsnGuard from "../DsnGuard.js"
 import * as ExternalCalls from "../ExternalCalls.js"
 import { exitCodeFor } from "../internal/signals.js"
@@ -21,7 +21,6 @@ export const verdict = (lane: Lane, outcome: TestsOutcome, snap: Snapshot): Effe
         record(lane, {
           name: "tests",
           status: problems.length > 0 ? "fail" : snap.skip !== undefined ? "skip" : "pass",
-          ms: outcome.ms,
           detail: LaneReport.testsLine(outcome.tests)
         }),
         problems.length === 0 ? Effect.void : update(lane, { stopped: new LaneError({ phase: "tests", detail: problems.join("; ") }) })
@@ -33,11 +32,11 @@ export const verdict = (lane: Lane, outcome: TestsOutcome, snap: Snapshot): Effe
       const running = outcome.tests?.running ?? []
       const detail = `interrupted by ${outcome.signal ?? "a signal"}` +
         (running.length === 0 ? " (no test was running)" : `; running: ${running.join(", ")}`)
-      return record(lane, { name: "tests", status: "fail", ms: outcome.ms, detail })
+      return record(lane, { name: "tests", status: "fail", detail })
     }
     case "Failed":
       return Effect.zipRight(
-        record(lane, { name: "tests", status: "fail", ms: outcome.ms, detail: firstLine(outcome.message) }),
+        record(lane, { name: "tests", status: "fail", detail: firstLine(outcome.message) }),
         update(lane, { stopped: new LaneError({ phase: "tests", detail: outcome.message }) })
       )
   }
@@ -129,17 +128,23 @@ export const cleanUp = (lane: Lane, outcome: TestsOutcome, snap: Snapshot): Effe
     const leaks = checked?.rows ?? null
     const kept = checked?.kept ?? null
     if (interrupted && lane.options.disposable !== undefined) {
-      yield* record(lane, { name: "sweep", status: "skip", ms: 0, detail: `not needed: ${lane.options.disposable}` })
+      yield* record(lane, { name: "sweep", status: "skip", detail: `not needed: ${lane.options.disposable}` })
       return { leaks, swept: null, kept }
     }
     if (outcome._tag === "Completed" && leaks !== null && LaneReport.totalRows(leaks) === 0) {
       const detail = kept === null ? "nothing to remove" : `nothing to remove; kept ${LaneReport.formatRows(Keep.totals(kept))}`
-      yield* record(lane, { name: "sweep", status: "pass", ms: 0, detail })
+      yield* record(lane, { name: "sweep", status: "pass", detail })
       return { leaks, swept: {}, kept }
     }
     const swept = yield* sweep(lane, snap.target, snap.baseline, Keep.asKeep(kept))
     return { leaks, swept, kept }
   })
+
+/** Exit: the lane's resources released (its lock, its connections, the ledger) before the report is written. */
+export const exit = (lane: Lane, release: Effect.Effect<void>) =>
+  phase(lane, "exit", release, () => found("what the lane held released: its lock, connections, ledger")).pipe(
+    Effect.catchAll((stopped) => update(lane, { stopped }))
+  )
 
 const outcomeOf = (tests: TestsOutcome, snap: Snapshot): { outcome: LaneReport.Outcome; exitCode: number; reason: string | null } => {
   if (tests._tag === "Interrupted") {
@@ -177,7 +182,8 @@ const buildReport = (
   lane: Lane,
   tests: TestsOutcome,
   snap: Snapshot,
-  cleaned: Cleaned
+  cleaned: Cleaned,
+  time: { readonly origin: number; readonly now: number }
 ): LaneReport.Report => {
   const { exitCode, outcome, reason } = outcomeOf(tests, snap)
   const dir = lane.options.reportDir
@@ -186,8 +192,9 @@ const buildReport = (
     target: snap.target === undefined
       ? null
       : { dsn: snap.target.masked, host: snap.target.host, port: snap.target.port, database: snap.target.database },
-    startedAt: lane.startedAt.toISOString(),
-    durationMs: Date.now() - lane.startedAt.getTime(),
+    // performance.timeOrigin is when this process started; the lane's time starts at `origin` on that scale
+    startedAt: new Date(performance.timeOrigin + time.origin).toISOString(),
+    durationMs: time.now - time.origin,
     outcome,
     exitCode,
     reason: outcome === "interrupted" ? interruptedReason(lane, tests, snap, cleaned.swept, exitCode) : reason,
@@ -202,20 +209,25 @@ const buildReport = (
   }
 }
 
-/** Report: one value, written as report.json, junit.xml, summary.md (and $GITHUB_STEP_SUMMARY), then printed. */
+/**
+ * Report: one value, written as report.json, junit.xml, summary.md (and $GITHUB_STEP_SUMMARY), then printed.
+ * Its own phase, and the lane's duration, run up to the moment the files are written: the write itself and
+ * what the process does after it cannot be in the report they are part of.
+ */
 export const report = (lane: Lane, tests: TestsOutcome, cleaned: Cleaned) =>
   Effect.gen(function*() {
-    const started = performance.now()
     const snap = yield* snapshot(lane)
-    const draft = buildReport(lane, tests, snap, cleaned)
+    const clock = yield* Ref.get(lane.clock)
+    const now = performance.now()
+    const draft = buildReport(lane, tests, snap, cleaned, { origin: clock.origin, now })
     const phase: LaneReport.Phase = {
       name: "report",
       status: "pass",
-      ms: 0,
+      ms: now - clock.last,
       detail: `report.json, junit.xml, summary.md in ${lane.options.reportDir}` +
         (process.env.GITHUB_STEP_SUMMARY ? ", $GITHUB_STEP_SUMMARY" : "")
     }
-    const final: LaneReport.Report = { ...draft, phases: [...draft.phases, { ...phase, ms: performance.now() - started }] }
+    const final: LaneReport.Report = { ...draft, phases: [...draft.phases, phase] }
     const written = yield* Effect.either(LaneReport.write(final))
     const shown: LaneReport.Report = written._tag === "Right"
       ? final

@@ -1,5 +1,5 @@
 /** The steps of `Lane.prepare`: run id, guard, preflight, reset, protect. Each records its phase. */
-import { Effect, Option } from "effect"
+import { Effect, Option, Ref } from "effect"
 import * as DatabaseReset from "../DatabaseReset.js"
 import * as DsnGuard from "../DsnGuard.js"
 import * as ExternalCalls from "../ExternalCalls.js"
@@ -8,7 +8,26 @@ import * as LeakCheck from "../LeakCheck.js"
 import * as Preflight from "../Preflight.js"
 import * as RunId from "../RunId.js"
 import * as WorkflowLiveConfig from "../WorkflowLiveConfig.js"
-import { found, type Found, type Lane, type LaneError, phase, type Protection, update } from "./state.js"
+import { found, type Found, type Lane, type LaneError, phase, type Protection, record, update } from "./state.js"
+
+const binMark = "workflow-live/bin"
+
+/**
+ * Start and load, when bin/workflow-live.js started this process (it marks the moment it ran): `start` is
+ * Node's own start up to that mark (performance.timeOrigin is the process's start; what runs before it,
+ * exec and Node's own loading, is not measurable from inside), `load` the bundle, the command line and the
+ * inputs, up to now. From then on the lane's time starts at the process's.
+ */
+export const recordStart = (lane: Lane): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    const mark = performance.getEntriesByName(binMark, "mark")[0]
+    if (mark === undefined) return Effect.void
+    return Effect.all([
+      Ref.set(lane.clock, { origin: 0, last: 0 }),
+      record(lane, { name: "start", status: "pass", detail: "Node's own start" }, mark.startTime),
+      record(lane, { name: "load", status: "pass", detail: "the CLI's bundle, the command line, the inputs (Vitest's CLI module checks the arguments after --)" })
+    ], { discard: true })
+  })
 
 export const resolveRunId = (lane: Lane) =>
   phase(lane, "run id", RunId.resolve, (id) => found(id)).pipe(Effect.tap((runId) => update(lane, { runId })))

@@ -68,10 +68,20 @@ export interface Snapshot {
   readonly stopped: LaneError | undefined
 }
 
-/** A lane run: its options, when it started, and what its phases found. */
+/**
+ * The lane's clock, on `performance.now()`'s scale: `origin` is where the lane's time starts (0, Node's
+ * own start, when the CLI recorded its start and load), `last` where the last recorded phase ended. Each
+ * phase is timed from the end of the one before, so the phases add up to the lane's whole time.
+ */
+export interface Clock {
+  readonly origin: number
+  readonly last: number
+}
+
+/** A lane run: its options, its clock, and what its phases found. */
 export interface Lane {
   readonly options: Options
-  readonly startedAt: Date
+  readonly clock: Ref.Ref<Clock>
   readonly state: Ref.Ref<Snapshot>
 }
 
@@ -89,8 +99,15 @@ export const make = (options: Options): Effect.Effect<Lane> =>
       baseline: undefined,
       stopped: undefined
     }),
-    (state) => ({ options, startedAt: new Date(), state })
+    (state) => {
+      const now = performance.now()
+      return { options, clock: Ref.unsafeMake<Clock>({ origin: now, last: now }), state }
+    }
   )
+
+/** Milliseconds since the last recorded phase ended (or the lane started). */
+export const sinceLastPhase = (lane: Lane): Effect.Effect<number> =>
+  Effect.map(Ref.get(lane.clock), (clock) => performance.now() - clock.last)
 
 /** What the lane knows so far. */
 export const snapshot = (lane: Lane): Effect.Effect<Snapshot> => Ref.get(lane.state)
@@ -117,11 +134,21 @@ export const progress = (lane: Lane, text: string): Effect.Effect<void> =>
       : print(lane, Progress.line(text))
   )
 
-/** Records a finished phase and prints its line. */
-export const record = (lane: Lane, phase: LaneReport.Phase): Effect.Effect<void> =>
-  Effect.zipRight(
-    Ref.update(lane.state, (s) => ({ ...s, phases: [...s.phases, phase] })),
-    print(lane, LaneReport.renderPhase(phase, lane.options.colour))
+/**
+ * Records a phase that ends now (or at `end`, on `performance.now()`'s scale) and prints its line. Its time
+ * runs from the end of the phase before; the next phase's runs from here.
+ */
+export const record = (lane: Lane, found: Omit<LaneReport.Phase, "ms">, end?: number): Effect.Effect<void> =>
+  Effect.flatMap(
+    Ref.modify(lane.clock, (clock) => {
+      const at = end ?? performance.now()
+      return [{ ...found, ms: at - clock.last }, { ...clock, last: at }] as const
+    }),
+    (phase) =>
+      Effect.zipRight(
+        Ref.update(lane.state, (s) => ({ ...s, phases: [...s.phases, phase] })),
+        print(lane, LaneReport.renderPhase(phase, lane.options.colour))
+      )
   )
 
 /** What a phase found: its status and line. */
@@ -133,8 +160,9 @@ export interface Found {
 export const found = (detail: string, status: LaneReport.PhaseStatus = "pass"): Found => ({ status, detail })
 
 /**
- * Runs one phase: times it, records and prints its line, and turns its failure into a {@link LaneError}
- * naming the phase. An interrupted phase is recorded as such and the interruption goes on.
+ * Runs one phase: times it (from the end of the phase before, so the lane's bookkeeping between phases is
+ * counted too), records and prints its line, and turns its failure into a {@link LaneError} naming the
+ * phase. An interrupted phase is recorded as such and the interruption goes on.
  */
 export const phase = <A, E, R>(
   lane: Lane,
@@ -143,17 +171,15 @@ export const phase = <A, E, R>(
   describe: (a: A) => Found
 ): Effect.Effect<A, LaneError, R> =>
   Effect.suspend(() => {
-    const started = performance.now()
-    const ms = () => performance.now() - started
     const announce = Effect.flatMap(snapshot(lane), (snap) => {
       const text = Progress.phaseText(name, snap.target?.database)
       return text === undefined ? Effect.void : progress(lane, text)
     })
     return Effect.zipRight(announce, effect).pipe(
       Effect.onExit((exit) => {
-        if (exit._tag === "Success") return record(lane, { name, ms: ms(), ...describe(exit.value) })
+        if (exit._tag === "Success") return record(lane, { name, ...describe(exit.value) })
         const interrupted = Cause.isInterruptedOnly(exit.cause)
-        return record(lane, { name, status: "fail", ms: ms(), detail: interrupted ? "interrupted" : firstLine(renderCause(exit.cause)) })
+        return record(lane, { name, status: "fail", detail: interrupted ? "interrupted" : firstLine(renderCause(exit.cause)) })
       }),
       Effect.catchAllCause((cause) => Effect.fail(new LaneError({ phase: name, detail: renderCause(cause) })))
     )

@@ -41,8 +41,11 @@ export interface VitestArgs {
   readonly raw: ReadonlyArray<string>
   /** File filters. */
   readonly filters: ReadonlyArray<string>
-  /** Vitest's options (camelCase, as `createVitest` takes them). */
-  readonly options: Readonly<Record<string, unknown>>
+  /**
+   * Vitest's options (camelCase, as `createVitest` takes them); `undefined` when only file filters were
+   * given: there is nothing to check, and Vitest's own parse runs when Vitest starts ({@link optionsOf}).
+   */
+  readonly options: Readonly<Record<string, unknown>> | undefined
   /** `--watch` / `-w` was given. */
   readonly watch: boolean
 }
@@ -52,13 +55,21 @@ interface Cac {
   readonly matchedCommand?: { checkUnknownOptions(): void } | undefined
 }
 
+type ParseCli = (argv: Array<string>) => { filter: ReadonlyArray<string>; options: unknown }
+
 // Vitest's `createCLI` is not exported by name; it sits in the chunk `vitest/node` takes `parseCLI` from.
-const loadCreateCli = Effect.promise(async (): Promise<(() => Cac) | undefined> => {
+// Both are taken from that chunk: the rest of `vitest/node` (Vite, the pool) is loaded by the lane while
+// preflight and the reset run, not here, before anything runs.
+const loadCli = Effect.promise(async (): Promise<{ createCli: (() => Cac) | undefined; parseCli: ParseCli }> => {
   const node = fileURLToPath(import.meta.resolve("vitest/node"))
   const chunk = /export \{ p as parseCLI \} from '(\.\/chunks\/cac\.[^']+\.js)'/.exec(readFileSync(node, "utf8"))?.[1]
-  if (chunk === undefined) return undefined
-  const module = await import(pathToFileURL(join(dirname(node), chunk)).href) as { c?: () => Cac }
-  return typeof module.c === "function" ? module.c : undefined
+  const module = chunk === undefined
+    ? undefined
+    : await import(pathToFileURL(join(dirname(node), chunk)).href) as { c?: () => Cac; p?: ParseCli }
+  return {
+    createCli: typeof module?.c === "function" ? module.c : undefined,
+    parseCli: typeof module?.p === "function" ? module.p : (await import("vitest/node")).parseCLI
+  }
 })
 
 // decided by the lane: it runs exactly its own project, once or in watch mode
@@ -67,11 +78,18 @@ const unsupported = ["project", "ui", "standalone", "mergeReports"] as const
 const fail = (reason: VitestArgsReason, raw: ReadonlyArray<string>, detail: string) =>
   Effect.fail(new VitestArgsError({ reason, args: raw, detail }))
 
-/** Parses and checks the arguments after `--`. */
+/** Vitest's options for `createVitest`: parsed by Vitest's own CLI parser (see {@link VitestArgs.options}). */
+export const optionsOf = async (args: VitestArgs): Promise<Readonly<Record<string, unknown>>> =>
+  args.options ?? (await import("vitest/node")).parseCLI(["vitest", "run", ...args.raw]).options as Record<string, unknown>
+
+/**
+ * Parses and checks the arguments after `--`. File filters alone (the common case) need no check, and
+ * so no Vitest module before anything runs: Vitest is imported while preflight and the reset run.
+ */
 export const parse = (raw: ReadonlyArray<string>): Effect.Effect<VitestArgs, VitestArgsError> =>
   Effect.gen(function*() {
-    const createCli = yield* loadCreateCli
-    const { parseCLI } = yield* Effect.promise(() => import("vitest/node"))
+    if (raw.every((arg) => !arg.startsWith("-"))) return { raw, filters: raw, options: undefined, watch: false }
+    const { createCli, parseCli } = yield* loadCli
     const parsed = yield* Effect.try({
       try: () => {
         if (createCli !== undefined) {
@@ -79,7 +97,7 @@ export const parse = (raw: ReadonlyArray<string>): Effect.Effect<VitestArgs, Vit
           cli.parse(["node", "vitest", "run", ...raw], { run: false })
           cli.matchedCommand?.checkUnknownOptions()
         }
-        return parseCLI(["vitest", "run", ...raw])
+        return parseCli(["vitest", "run", ...raw])
       },
       catch: (e) => e instanceof Error ? e.message : String(e)
     }).pipe(

@@ -57,7 +57,7 @@ export const start = async (project: TestProject): Promise<() => Promise<void>> 
   if (!Lane.isReady(snap)) {
     // the report says where it stopped; Vitest would bury a thrown error under "No test files found":
     // print ours and stop here
-    await Effect.runPromise(Lane.finish(lane, { _tag: "NotRun" }).pipe(Effect.ensuring(Scope.close(scope, Exit.void))))
+    await Effect.runPromise(Lane.finish(lane, { _tag: "NotRun" }, Scope.close(scope, Exit.void)).pipe(Effect.ensuring(Scope.close(scope, Exit.void))))
     process.stderr.write(`\nworkflow-live: the lane did not start.\n`)
     process.exit(1)
   }
@@ -65,7 +65,7 @@ export const start = async (project: TestProject): Promise<() => Promise<void>> 
   const lost = snap.protection === undefined ? () => undefined : stopWhenLost(project, snap.protection, scope)
   if (snap.skip !== undefined) project.provide(skipKey, snap.skip)
   if (snap.external !== undefined) project.provide(HttpRecorder.provideKey, snap.external.provided)
-  const started = performance.now()
+  const started = performance.now() - await Effect.runPromise(Lane.sinceLastPhase(lane))
   return async () => {
     const vitest = project.vitest
     const tests = fromModules(vitest.state.getTestModules(), vitest.state.getUnhandledErrors() as never, {
@@ -78,7 +78,7 @@ export const start = async (project: TestProject): Promise<() => Promise<void>> 
       ? { _tag: "Completed", tests, ms }
       : { _tag: "Failed", message, unprotected: true, tests, ms }
     const report = await Effect.runPromise(
-      Lane.finish(lane, outcome).pipe(
+      Lane.finish(lane, outcome, Scope.close(scope, Exit.void)).pipe(
         Effect.ensuring(Scope.close(scope, Exit.void))
       )
     )

@@ -14,7 +14,7 @@ import { keepProvideKey } from "../internal/variables.js"
 import * as LaneProgress from "../lane/progress.js"
 import * as LaneReport from "../LaneReport.js"
 import * as RunId from "../RunId.js"
-import type { VitestArgs } from "./args.js"
+import { optionsOf, type VitestArgs } from "./args.js"
 import * as Handoff from "./handoff.js"
 import { fromModules } from "./results.js"
 import { skipKey } from "./skipReason.js"
@@ -38,20 +38,24 @@ export class VitestStartError extends Data.TaggedError("VitestStartError")<{
   }
 }
 
-/** How the tests run. */
-export interface Options {
+/** How Vitest is created: what it runs and how. */
+export interface CreateOptions {
   readonly args: VitestArgs
+  /** Watch mode: rerun on change until interrupted; `onPass` runs after each pass, before the next. */
+  readonly watch: boolean
+  /** Prints a progress line (how many files Vitest collects); absent: none. */
+  readonly status?: ((line: string) => void) | undefined
+  readonly onPass?: ((tests: LaneReport.Tests, ms: number) => Promise<void>) | undefined
+}
+
+/** What the lane hands to the tests once it is prepared. */
+export interface Handover {
   readonly runId: string
   readonly skip: string | undefined
   /** What the workers' HTTP recorder needs (the run's mode and ledger); absent: calls are not recorded or counted. */
   readonly http?: HttpRecorder.Provided | undefined
-  /** Watch mode: rerun on change until interrupted; `onPass` runs after each pass, before the next. */
-  readonly watch: boolean
   /** What the workers' fixtures keep of a failed test (handed over so the workers and the lane agree). */
   readonly keep?: "none" | "failed" | undefined
-  /** Prints a progress line (how many files Vitest collects); absent: none. */
-  readonly status?: ((line: string) => void) | undefined
-  readonly onPass?: ((tests: LaneReport.Tests, ms: number) => Promise<void>) | undefined
 }
 
 /** Follows a run as it goes, so an interrupted run can still say what finished and what was running. */
@@ -75,7 +79,9 @@ const userReporters = async (options: Readonly<Record<string, unknown>>, watch: 
   return names.map((name) => name === "default" ? new WatchReporter() : name)
 }
 
-const makeCollector = (root: () => string, pattern: () => RegExp | undefined, onPass: Options["onPass"]) => {
+type Collector = ReturnType<typeof makeCollector>
+
+const makeCollector = (root: () => string, pattern: () => RegExp | undefined, onPass: CreateOptions["onPass"]) => {
   const running = new Set<string>()
   let vitest: Vitest | undefined
   let last: LaneReport.Tests | null = null
@@ -111,68 +117,75 @@ const makeCollector = (root: () => string, pattern: () => RegExp | undefined, on
   return { reporter, current, freeze, announced, last: () => last }
 }
 
-/** Removes the listeners Vitest added since `before`: the lane handles signals and rejections itself. */
-const takeOverSignals = (before: Record<"SIGINT" | "SIGTERM" | "unhandledRejection", Array<unknown>>): void => {
-  for (const event of ["SIGINT", "SIGTERM", "unhandledRejection"] as const) {
-    for (const listener of process.listeners(event as "SIGINT")) {
-      if (!before[event].includes(listener)) process.off(event as "SIGINT", listener)
-    }
+const handledByTheLane: ReadonlyArray<string | symbol> = ["SIGINT", "SIGTERM", "unhandledRejection"]
+
+/**
+ * While `f` runs, removes every SIGINT, SIGTERM and unhandledRejection listener added meanwhile (Vitest's
+ * exit the process at once, which would skip the sweep): the lane handles them itself. Each is removed in
+ * the microtask after it is added, before any signal can be delivered to it. Vitest is created while the
+ * lane prepares, so a Ctrl-C during preflight or the reset finds no listener of Vitest's either.
+ */
+const withoutVitestSignalHandlers = async <A>(f: () => Promise<A>): Promise<A> => {
+  const onNewListener = (event: string | symbol, listener: (...args: Array<unknown>) => void) => {
+    if (handledByTheLane.includes(event)) queueMicrotask(() => process.off(event as "SIGINT", listener))
+  }
+  process.on("newListener", onNewListener)
+  try {
+    return await f()
+  } finally {
+    process.off("newListener", onNewListener)
   }
 }
 
-const listenersNow = () => ({
-  SIGINT: [...process.listeners("SIGINT")],
-  SIGTERM: [...process.listeners("SIGTERM")],
-  unhandledRejection: [...process.listeners("unhandledRejection")]
-})
-
-const create = (options: Options, collector: ReturnType<typeof makeCollector>) =>
+const createVitest = (options: CreateOptions, collector: Collector) =>
   Effect.acquireRelease(
     Effect.tryPromise({
       try: async () => {
         const { createVitest } = await import("vitest/node")
-        const { reporter: _ignored, reporters: _also, ...rest } = options.args.options
-        const before = listenersNow()
+        const parsed = await optionsOf(options.args)
+        const { reporter: _ignored, reporters: _also, ...rest } = parsed
         // the live project is part of the config only when asked for (see vitest.config.ts); the rest is
         // what Vitest's own CLI sets before it loads a config
         process.env.WORKFLOW_LIVE_LANE = "1"
         process.env.TEST = "true"
         process.env.VITEST = "true"
         process.env.NODE_ENV ??= "test"
-        const vitest = await createVitest("test", {
-          ...rest,
-          run: !options.watch,
-          watch: options.watch,
-          project: [projectName],
-          reporters: [
-            ...await userReporters(options.args.options, options.watch),
-            collector.reporter,
-            ...(options.status === undefined ? [] : [LaneProgress.reporter(options.status)])
-          ] as never
-        })
-        takeOverSignals(before)
-        return vitest
+        const reporters = [
+          ...await userReporters(parsed, options.watch),
+          collector.reporter,
+          ...(options.status === undefined ? [] : [LaneProgress.reporter(options.status)])
+        ]
+        return await withoutVitestSignalHandlers(() =>
+          createVitest("test", { ...rest, run: !options.watch, watch: options.watch, project: [projectName], reporters: reporters as never })
+        )
       },
       catch: (e) => new VitestStartError({ reason: "vitest-did-not-start", detail: e instanceof Error ? e.message : String(e) })
     }),
     (vitest) => Effect.promise(() => vitest.close()).pipe(Effect.timeout(Duration.seconds(10)), Effect.ignore)
   )
 
+// @vitest/runner sends a worker's task updates (a test started, finished) at most every 100 ms
+const taskUpdateMs = 150
+
 /**
- * Stops a run on interruption: freezes what the lane will report, silences Vitest's own reporters (they
- * would report the cancelled tests as failures after the lane's message), cancels, and waits for the run
- * to wind down so its workers are gone before the sweep.
+ * Stops a run on interruption: silences Vitest's own reporters (they would report the cancelled tests as
+ * failures after the lane's message), lets the workers' last task updates arrive (a test that started just
+ * before the signal is then known as running), freezes what the lane will report, cancels, and waits for
+ * the run to wind down so its workers are gone before the sweep.
  */
-const cancel = (vitest: Vitest, started: Promise<unknown>, freeze: () => void): Effect.Effect<void> =>
+const cancel = (vitest: Vitest, started: Promise<unknown>, collector: Collector): Effect.Effect<void> =>
   Effect.promise(async () => {
-    freeze()
-    ;(vitest as unknown as { reporters: Array<unknown> }).reporters = []
+    const reporters = vitest as unknown as { reporters: Array<unknown> }
+    reporters.reporters = [collector.reporter]
+    await new Promise((resolve) => setTimeout(resolve, taskUpdateMs))
+    collector.freeze()
+    reporters.reporters = []
     await vitest.cancelCurrentRun("keyboard-input")
     await started.catch(() => undefined)
   }).pipe(Effect.timeout(Duration.seconds(10)), Effect.ignore)
 
 /** Hands the run ID and the skip decision to the project: workers read them with `inject`. */
-const handOver = (vitest: Vitest, options: Options): void => {
+const handOver = (vitest: Vitest, options: Handover): void => {
   Handoff.attach(vitest, { runId: options.runId, skip: options.skip })
   for (const project of vitest.projects) {
     project.provide(RunId.provideKey, options.runId)
@@ -182,8 +195,19 @@ const handOver = (vitest: Vitest, options: Options): void => {
   }
 }
 
-/** Runs the project once (or, in watch mode, until interrupted); returns the results of the last pass. */
-export const run = (options: Options, progress: (p: Progress) => void = () => {}): Effect.Effect<LaneReport.Tests, VitestStartError, Scope.Scope> =>
+/** A Vitest instance created for the lane (config loaded, projects resolved), not started: no worker, no test file. */
+export interface Created {
+  readonly vitest: Vitest
+  readonly watch: boolean
+  readonly filters: ReadonlyArray<string>
+  readonly collector: Collector
+}
+
+/**
+ * Imports Vitest, loads its config and creates the instance, closed with the scope. Nothing here depends
+ * on the database: the lane runs it while preflight and the reset run, and starts the tests after.
+ */
+export const create = (options: CreateOptions): Effect.Effect<Created, VitestStartError, Scope.Scope> =>
   Effect.gen(function*() {
     let vitestRef: Vitest | undefined
     const collector = makeCollector(
@@ -191,13 +215,25 @@ export const run = (options: Options, progress: (p: Progress) => void = () => {}
       () => vitestRef?.config.testNamePattern,
       options.onPass
     )
-    progress({ current: collector.current })
+    // the workers' announcements of what runs (internal/runningChannel), heard as long as Vitest lives
     yield* Effect.acquireRelease(
       Effect.sync(() => RunningChannel.listen(collector.announced)),
       (close) => Effect.sync(close)
     )
-    const vitest = yield* create(options, collector)
+    const vitest = yield* createVitest(options, collector)
     vitestRef = vitest
+    return { vitest, watch: options.watch, filters: options.args.filters, collector }
+  })
+
+/** Runs the project once (or, in watch mode, until interrupted); returns the results of the last pass. */
+export const run = (
+  created: Created,
+  options: Handover,
+  progress: (p: Progress) => void = () => {}
+): Effect.Effect<LaneReport.Tests, VitestStartError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const { collector, vitest } = created
+    progress({ current: collector.current })
     handOver(vitest, options)
     const rejections: Array<unknown> = []
     const onRejection = (reason: unknown) => void rejections.push(reason)
@@ -206,7 +242,7 @@ export const run = (options: Options, progress: (p: Progress) => void = () => {}
       () => Effect.sync(() => process.off("unhandledRejection", onRejection))
     )
     const { TestsNotFoundError } = yield* Effect.promise(() => import("vitest/node"))
-    const started = vitest.start([...options.args.filters])
+    const started = vitest.start([...created.filters])
     // no file matched the filters: a run in which no test ran, which the verdict fails as such
     const found = yield* Effect.tryPromise({ try: () => started.then(() => true), catch: (e) => e }).pipe(
       Effect.catchAll((e) =>
@@ -214,9 +250,9 @@ export const run = (options: Options, progress: (p: Progress) => void = () => {}
           ? Effect.succeed(false)
           : Effect.fail(new VitestStartError({ reason: "vitest-crashed", detail: e instanceof Error ? e.message : String(e) }))
       ),
-      Effect.onInterrupt(() => cancel(vitest, started, collector.freeze))
+      Effect.onInterrupt(() => cancel(vitest, started, collector))
     )
-    if (options.watch) yield* Effect.never
+    if (created.watch) yield* Effect.never
     const tests = found ? collector.last() : LaneReport.noTests
     if (tests === null) return yield* new VitestStartError({ reason: "vitest-crashed", detail: "the run ended without results" })
     return rejections.length === 0 ? tests : {

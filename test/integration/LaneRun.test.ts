@@ -82,7 +82,7 @@ describe("workflow-live run", () => {
       { env: { TENDERBOT_WORKFLOW_DB_DSN: laneDsn(SECRET), WORKFLOW_LIVE_RUN_ID: "it_reports", GITHUB_STEP_SUMMARY: summaryFile } }
     )
     expect(code, output).toBe(0)
-    const phases = ["run id", "guard", "preflight", "reset", "protect", "tests", "leak check", "sweep", "report"]
+    const phases = ["start", "load", "run id", "guard", "preflight", "reset", "protect", "tests", "leak check", "sweep", "exit", "report"]
     const order = phases.map((p) => output.search(new RegExp(`✓ ${p}\\s+\\d`)))
     expect(order.every((i) => i >= 0), output).toBe(true)
     expect([...order].sort((a, b) => a - b)).toEqual(order)

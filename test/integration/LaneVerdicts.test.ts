@@ -108,6 +108,8 @@ describe("the lane fails when its tests did not all run and pass", () => {
     const run = await lane("failing-test", ["failing-test"])
     expectFailedEverywhere(run, "tests")
     expect(run.report.phases.map((p) => [p.name, p.status])).toEqual([
+      ["start", "pass"],
+      ["load", "pass"],
       ["run id", "pass"],
       ["guard", "pass"],
       ["preflight", "pass"],
@@ -116,6 +118,7 @@ describe("the lane fails when its tests did not all run and pass", () => {
       ["tests", "fail"],
       ["leak check", "pass"],
       ["sweep", "pass"],
+      ["exit", "pass"],
       ["report", "pass"]
     ])
     expect(run.output).toMatch(/✗ tests .*1 passed, 1 failed/)

