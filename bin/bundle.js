@@ -2,7 +2,8 @@
 // writes to its own temporary directory, then moves its files in with rename(2) (atomic), chunks first and
 // the entry last, so a process that sees the new entry finds every chunk it names. Chunks are named by
 // their content: a process still running an older entry keeps finding its own chunks, which are removed
-// only once they are a day old.
+// only once they are a day old. Beside the split ESM bundle the build writes one CommonJS file for Node < 22.1,
+// which has no compile cache for ES modules: bin/compileCache.js runs that file with V8's code cache.
 import { mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, utimesSync } from "node:fs"
 import { basename, join } from "node:path"
 
@@ -25,6 +26,24 @@ export const buildOptions = (root, outdir) => ({
   logLevel: "warning"
 })
 
+/**
+ * esbuild's options for the single CommonJS file of `root` (esbuild splits ESM only). The paths the sources
+ * take from import.meta resolve from the file itself, which sits in dist/ like the ESM entry.
+ */
+export const commonJsBuildOptions = (root, outdir) => {
+  const { splitting, chunkNames, banner, ...options } = buildOptions(root, outdir)
+  return {
+    ...options,
+    format: "cjs",
+    outExtension: { ".js": ".cjs" },
+    define: { "import.meta.url": "__workflowLiveUrl", "import.meta.resolve": "__workflowLiveResolve" },
+    banner: {
+      js: "const __workflowLiveUrl = require('node:url').pathToFileURL(__filename).href; " +
+        "const __workflowLiveResolve = (s) => require('node:url').pathToFileURL(require.resolve(s)).href;"
+    }
+  }
+}
+
 /** Builds the bundle and moves it into `root`/dist. */
 export const rebuild = async (root) => {
   const { build } = await import("esbuild")
@@ -34,8 +53,8 @@ export const rebuild = async (root) => {
   const started = new Date()
   const tmp = mkdtempSync(join(dist, ".build-"))
   try {
-    const result = await build({ ...buildOptions(root, tmp), metafile: true })
-    const files = Object.keys(result.metafile.outputs).map((f) => basename(f))
+    const results = await Promise.all([buildOptions, commonJsBuildOptions].map((options) => build({ ...options(root, tmp), metafile: true })))
+    const files = results.flatMap((result) => Object.keys(result.metafile.outputs).map((f) => basename(f)))
     const entry = "workflow-live.mjs"
     for (const file of files.filter((f) => f !== entry)) renameSync(join(tmp, file), join(dist, file))
     utimesSync(join(tmp, entry), started, started)

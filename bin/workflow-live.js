@@ -9,6 +9,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs"
 import module from "node:module"
 import { dirname, join } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
+import vm from "node:vm"
 
 // the lane's report times its start from here (node's own start until now) and its bundle load after it
 performance.mark("workflow-live/bin")
@@ -20,8 +21,11 @@ if (args.length === 1 && args[0] === "--version") {
   process.exit(0)
 }
 
-// Node >= 22.1 caches compiled code on disk; Node 20 has no such API (the bundle is then compiled each start)
-module.enableCompileCache?.()
+// Node >= 22.1 caches compiled code on disk itself. Before, only a CommonJS file compiled through vm.Script
+// can use V8's code cache (compileCache.js), and its `import()` needs Node's loader (vm.constants, Node 20.12)
+const nodeCache = typeof module.enableCompileCache === "function"
+const ownCache = !nodeCache && vm.constants?.USE_MAIN_CONTEXT_DEFAULT_LOADER !== undefined
+if (nodeCache) module.enableCompileCache()
 
 const entry = join(root, "dist", "workflow-live.mjs")
 const newest = (dir) =>
@@ -47,4 +51,9 @@ if (!existsSync(entry) || statSync(entry).mtimeMs < sources()) {
     process.stderr.write(`workflow-live: the sources changed but ${join(root, "dist")} is not writable (${e.code}); using the bundle there.\n  Fix: ${fix}.\n`)
   }
 }
-await import(pathToFileURL(entry).href)
+if (ownCache) {
+  const { runWithCodeCache } = await import("./compileCache.js")
+  runWithCodeCache(join(root, "dist", "workflow-live.cjs"), args[0])
+} else {
+  await import(pathToFileURL(entry).href)
+}

@@ -1,0 +1,57 @@
+// V8's code cache for the CLI's CommonJS bundle on Node < 22.1, which has no `module.enableCompileCache`
+// (and no cache for ES modules at all): compiling the bundle costs more than running `--help`. The cache sits
+// beside the bundle, named by a hash of the bundle's text, Node's version and the architecture, so a rebuilt
+// bundle never meets an old cache (V8 itself rejects a cache made under other flags: then it is rewritten).
+// It is written once, at exit (with the functions that run compiled in it), to a file of this process's own,
+// then renamed over (atomic): starts side by side read a whole cache or none. A directory this user may not
+// write leaves the start without a cache, silently. Other bundles' caches are removed when one is written.
+// Each command has its own cache: the one `reset` writes holds reset's code compiled, not only the parser's.
+import { createHash } from "node:crypto"
+import { readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs"
+import Module, { createRequire } from "node:module"
+import { basename, dirname, join } from "node:path"
+import vm from "node:vm"
+
+const suffix = ".v8cache"
+
+const save = (script, cacheFile, stem) => {
+  const tmp = `${cacheFile}.${process.pid}.tmp`
+  try {
+    writeFileSync(tmp, script.createCachedData())
+    renameSync(tmp, cacheFile)
+    const dir = dirname(cacheFile)
+    for (const file of readdirSync(dir)) {
+      if (file.endsWith(suffix) && !file.startsWith(`${stem}.`)) rmSync(join(dir, file), { force: true })
+    }
+  } catch {
+    // no cache this time (a directory not writable, a full disk): the next start compiles again
+    rmSync(tmp, { force: true })
+  }
+}
+
+/** Runs the CommonJS file `file` as the main program, with V8's code cache for `command` kept beside it. */
+export const runWithCodeCache = (file, command) => {
+  const source = readFileSync(file, "utf8")
+  const key = createHash("sha256").update(`${process.version} ${process.arch}\0`).update(source).digest("hex").slice(0, 16)
+  const stem = `${basename(file)}.${key}`
+  const name = /^[a-z][a-z-]{0,19}$/.test(command ?? "") ? command : "other"
+  const cacheFile = join(dirname(file), `${stem}.${name}${suffix}`)
+  let cachedData
+  try {
+    cachedData = readFileSync(cacheFile)
+  } catch {
+    cachedData = undefined
+  }
+  const script = new vm.Script(Module.wrap(source), {
+    filename: file,
+    cachedData,
+    // the bundle's `import()` of ES modules (Vitest) goes through Node's own loader, as in a required file
+    importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER
+  })
+  if (cachedData === undefined || script.cachedDataRejected) process.once("exit", () => save(script, cacheFile, stem))
+  const module = new Module(file)
+  module.filename = file
+  module.paths = Module._nodeModulePaths(dirname(file))
+  const require = createRequire(file)
+  script.runInThisContext().call(module.exports, module.exports, require, module, file, dirname(file))
+}
