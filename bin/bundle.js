@@ -4,7 +4,7 @@
 // their content: a process still running an older entry keeps finding its own chunks, which are removed
 // only once they are a day old. Beside the split ESM bundle the build writes one CommonJS file for Node < 22.1,
 // which has no compile cache for ES modules: bin/compileCache.js runs that file with V8's code cache.
-import { mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, utimesSync } from "node:fs"
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs"
 import { basename, join } from "node:path"
 
 const dayMs = 24 * 60 * 60 * 1000
@@ -48,6 +48,14 @@ export const commonJsBuildOptions = (root, outdir) => {
   }
 }
 
+/**
+ * The CommonJS bundle's `import()` calls (Vitest, which is ESM only) go through the function
+ * bin/compileCache.js passes in: on Node 20 an `import()` inside a vm.Script compiled from a code cache
+ * finds no loader ("A dynamic import callback was not specified"). Only a call can match: a property named
+ * `import` is preceded by a dot; this text appears in no string of the bundle (checked when this was written).
+ */
+const routeImports = (file) => writeFileSync(file, readFileSync(file, "latin1").replace(/(?<![\w$.])import\(/g, "__workflowLiveImport("), "latin1")
+
 /** Builds the bundle and moves it into `root`/dist. */
 export const rebuild = async (root) => {
   const { build } = await import("esbuild")
@@ -59,6 +67,7 @@ export const rebuild = async (root) => {
   try {
     const results = await Promise.all([buildOptions, commonJsBuildOptions].map((options) => build({ ...options(root, tmp), metafile: true })))
     const files = results.flatMap((result) => Object.keys(result.metafile.outputs).map((f) => basename(f)))
+    routeImports(join(tmp, "workflow-live.cjs"))
     const entry = "workflow-live.mjs"
     for (const file of files.filter((f) => f !== entry)) renameSync(join(tmp, file), join(dist, file))
     utimesSync(join(tmp, entry), started, started)

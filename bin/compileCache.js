@@ -55,16 +55,15 @@ export const runWithCodeCache = (file, command) => {
   } catch {
     cachedData = undefined
   }
-  const script = new vm.Script(Module.wrap(source), {
-    filename: file,
-    cachedData,
-    // the bundle's `import()` of ES modules (Vitest) goes through Node's own loader, as in a required file
-    importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER
-  })
+  // the bundle's `import()` calls are calls of the wrapper's last parameter (bundle.js): an ES module's own
+  // `import()`, since one inside a vm.Script compiled from a cache finds no loader on Node 20
+  const wrapped = `(function (exports, require, module, __filename, __dirname, __workflowLiveImport) {${source}\n})`
+  const script = new vm.Script(wrapped, { filename: file, cachedData })
   if (cachedData === undefined || script.cachedDataRejected) process.once("exit", () => save(script, cacheFile, stem))
   const module = new Module(file)
   module.filename = file
   module.paths = Module._nodeModulePaths(dirname(file))
   const require = createRequire(file)
-  script.runInThisContext().call(module.exports, module.exports, require, module, file, dirname(file))
+  const load = (specifier) => import(specifier)
+  script.runInThisContext().call(module.exports, module.exports, require, module, file, dirname(file), load)
 }

@@ -9,7 +9,6 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs"
 import module from "node:module"
 import { dirname, join } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
-import vm from "node:vm"
 
 // the lane's report times its start from here (node's own start until now) and its bundle load after it
 performance.mark("workflow-live/bin")
@@ -22,10 +21,9 @@ if (args.length === 1 && args[0] === "--version") {
 }
 
 // Node >= 22.1 caches compiled code on disk itself. Before, only a CommonJS file compiled through vm.Script
-// can use V8's code cache (compileCache.js), and its `import()` needs Node's loader (vm.constants, Node 20.12)
-const nodeCache = typeof module.enableCompileCache === "function"
-const ownCache = !nodeCache && vm.constants?.USE_MAIN_CONTEXT_DEFAULT_LOADER !== undefined
-if (nodeCache) module.enableCompileCache()
+// can use V8's code cache (compileCache.js)
+const ownCache = typeof module.enableCompileCache !== "function"
+if (!ownCache) module.enableCompileCache()
 
 const entry = join(root, "dist", "workflow-live.mjs")
 const newest = (dir) =>
