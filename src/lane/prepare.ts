@@ -85,7 +85,8 @@ export const preflight = (lane: Lane): Effect.Effect<Preflight.Report, LaneError
 
 const describeReset = (r: DatabaseReset.ResetResult, earlier: LaneReport.Earlier | undefined): Found =>
   found(
-    `${r.mode === "warm" ? `cloned ${r.template}` : "created"}, ${r.applied.length} migration(s) applied` +
+    `${r.spare !== undefined ? `swapped in ${r.spare}` : r.mode === "warm" ? `cloned ${r.template}` : "created"}, ` +
+      `${r.applied.length} migration(s) applied` +
       (r.terminated.length === 0 ? "" : `, ${r.terminated.length} session(s) terminated`) +
       (earlier === undefined ? "" : `; removed what run ${earlier.runId} left: ${LaneReport.formatRows(earlier.rows)}`)
   )
