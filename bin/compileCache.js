@@ -26,8 +26,13 @@ const save = (script, cacheFile, stem) => {
       if (file.endsWith(suffix) && !file.startsWith(`${stem}.`)) rmSync(join(dir, file), { force: true })
     }
   } catch {
-    // no cache this time (a directory not writable, a full disk): the next start compiles again
-    rmSync(tmp, { force: true })
+    // no cache this time (a directory not writable, a full disk): the next start compiles again; this runs
+    // at exit, where a throw would print a stack
+    try {
+      rmSync(tmp, { force: true })
+    } catch {
+      // nothing was written, or nothing can be removed
+    }
   }
 }
 
