@@ -9,7 +9,7 @@
  */
 import { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
-import { Data, Deferred, Duration, Effect, Exit, Fiber, Layer, Option, Redacted, Scope } from "effect"
+import { Data, Duration, Effect, Exit, Fiber, Layer, Option, Redacted, Scope } from "effect"
 import type { ConfigError } from "effect/ConfigError"
 import { join } from "node:path"
 import type pg from "pg"
@@ -211,7 +211,7 @@ const identityAndMigrate = (
     // one connection: a second would cost as much as the clone itself
     const client = yield* LaneDatabase.open(target, { applicationName, maxConnections: 1, connectTimeout: options.connectTimeout, stream: ahead })
       .pipe(on("identity", ctx.database))
-    yield* step("identity", checkIdentity(client, ctx), (actual) => `current_database() = ${actual} on a fresh connection`)
+    yield* step("identity", Steps.checkIdentity(client, ctx, on), (actual) => `current_database() = ${actual} on a fresh connection`)
     // on a warm reset the Migrator must find nothing to do
     return yield* step("migrate", migrate(client, set, warm), (applied) =>
       `${applied.length} applied${applied.length === 0 ? "" : ` (${applied.map((m) => m.file).join(", ")})`}`)
@@ -237,28 +237,11 @@ const swappedIdentity = (
       const check: Effect.Effect<{ db: string; oid: string }, Steps.StepFailure> = Effect.gen(function*() {
         const client = yield* LaneDatabase.open(target, { applicationName, maxConnections: 1, connectTimeout: options.connectTimeout, stream: ahead })
           .pipe(on("identity", ctx.database), Scope.extend(own))
-        const [row] = yield* client<{ db: string; oid: string }>`SELECT current_database() AS db,
-            (SELECT oid::text FROM pg_database WHERE datname = current_database()) AS oid`.pipe(on("identity", ctx.database))
-        if (row?.db === ctx.database && row.oid === oid) return row
-        return yield* new Steps.StepFailure({
-          reason: "identity-mismatch",
-          step: "identity",
-          subject: row === undefined ? "(no row)" : `${row.db} (oid ${row.oid}, not the swapped-in spare's ${oid})`
-        })
+        return yield* Steps.checkSwapped(client, ctx, oid, on)
       })
       return yield* Effect.onExit(check, closeLater)
     }),
     (row) => `current_database() = ${row.db} (oid ${row.oid}, the spare swapped in) on a fresh connection`
-  )
-
-const checkIdentity = (client: PgClient.PgClient, ctx: Steps.Context) =>
-  client<{ db: string }>`SELECT current_database() AS db`.pipe(
-    on("identity", ctx.database),
-    Effect.flatMap(([row]) =>
-      row?.db === ctx.database
-        ? Effect.succeed(row.db)
-        : Effect.fail(new Steps.StepFailure({ reason: "identity-mismatch", step: "identity", subject: row?.db ?? "(no row)" }))
-    )
   )
 
 /** The Migrator on the client; a failed migration says what it left behind. */
@@ -396,8 +379,8 @@ export const resetAndProtect = (
   Effect.gen(function*() {
     const { ctx, held, result } = yield* resetHeld(target, options, laneApplicationName)
     const record = Run.recorder(options.onStep)
-    const protection = yield* record.step("protect", protectOn(held, ctx, options), (p) =>
-      `shared lock held by pid ${p.pid} until the lane ends`).pipe(
+    const protect = Run.protect(held, ctx, options.heartbeat ?? Duration.seconds(5), (failure) => errorOf(ctx, failure))
+    const protection: Protection = yield* record.step("protect", protect, (p) => `shared lock held by pid ${p.pid} until the lane ends`).pipe(
       Effect.mapError((failure) => errorOf(ctx, failure))
     )
     // after the lock is shared: the deferred work runs under it, on its own session, while the tests run
@@ -406,35 +389,6 @@ export const resetAndProtect = (
       yield* Run.deferOn(held, ctx, { spare: options.spare !== false, onStep: options.onStep, own, warm: warmer(target, options) })
     }
     return { result: { ...result, steps: [...result.steps, ...record.steps] }, protection }
-  })
-
-/** Step "protect": downgrades the exclusive lock on the same session and starts watching the session. */
-const protectOn = (held: Run.Held, ctx: Steps.Context, options: Options): Effect.Effect<Protection, Steps.StepFailure, Scope.Scope> =>
-  Effect.gen(function*() {
-    const { run, sql } = held
-    // only a session held for a lane's whole run needs shielding from idle timeouts (a reset's is never idle)
-    yield* ResetLock.keepSessionOpen(sql, run).pipe(on("protect", ctx.maintenance))
-    yield* ResetLock.downgrade(sql, run, ctx.database).pipe(on("protect", ctx.maintenance))
-    held.locks.exclusive = false
-    yield* Effect.addFinalizer(() => Effect.ignore(ResetLock.releaseShared(sql, run, ctx.database)))
-    const lost = yield* Deferred.make<never, DatabaseResetError>()
-    const closed = Effect.raceFirst(
-      ResetLock.watch(held.client),
-      ResetLock.heartbeat(sql, run, ctx.database, options.heartbeat ?? Duration.seconds(5))
-    )
-    yield* closed.pipe(
-      Effect.flatMap((why) =>
-        Deferred.fail(lost, errorOf(ctx, new Steps.StepFailure({
-          reason: "protection-lost",
-          step: "protect",
-          subject: ctx.maintenance,
-          found: `${why.why} (session pid ${held.pid})`,
-          code: why.code
-        })))
-      ),
-      Effect.forkScoped
-    )
-    return { pid: held.pid, lost: Deferred.await(lost) }
   })
 
 /** Resets with the options from the lane's environment (`WORKFLOW_LIVE_*`), overridable. */

@@ -1,12 +1,13 @@
 /**
  * The run of one reset, apart from its SQL: the step names and the recorder that times and reports each
- * step, the session the steps share, and the deferred work forked after the reset under the session's lock.
+ * step, the session the steps share, the deferred work forked after the reset under the session's lock, and
+ * a lane's protection: that lock made shared and watched.
  */
-import { Duration, Effect, Exit, Fiber, type Scope } from "effect"
+import { Deferred, Duration, Effect, Exit, Fiber, type Scope } from "effect"
 import type pg from "pg"
 import { scrub } from "./redact.js"
 import type { SessionInfo } from "./resetMessage.js"
-import { releaseExclusive } from "./resetLock.js"
+import { downgrade, heartbeat, keepSessionOpen, releaseExclusive, releaseShared, watch } from "./resetLock.js"
 import * as Steps from "./resetSteps.js"
 
 /** The steps of a reset, in the order they run. */
@@ -140,3 +141,37 @@ const releaseNow = (held: Held, ctx: Steps.Context) =>
   Effect.ignore(releaseExclusive(held.sql, held.run, ctx.database)).pipe(
     Effect.zipRight(Effect.sync(() => (held.locks.exclusive = false)))
   )
+
+/**
+ * Step "protect": downgrades the exclusive lock on the same session and starts watching the session;
+ * `lost` fails with `toError` of a `protection-lost` failure the moment the session is gone.
+ */
+export const protect = <E>(
+  held: Held,
+  ctx: Steps.Context,
+  every: Duration.DurationInput,
+  toError: (failure: Steps.StepFailure) => E
+): Effect.Effect<{ readonly pid: number; readonly lost: Effect.Effect<never, E> }, Steps.StepFailure, Scope.Scope> =>
+  Effect.gen(function*() {
+    const { run, sql } = held
+    // only a session held for a lane's whole run needs shielding from idle timeouts (a reset's is never idle)
+    yield* keepSessionOpen(sql, run).pipe(Steps.onFailure("protect", ctx.maintenance))
+    yield* downgrade(sql, run, ctx.database).pipe(Steps.onFailure("protect", ctx.maintenance))
+    held.locks.exclusive = false
+    yield* Effect.addFinalizer(() => Effect.ignore(releaseShared(sql, run, ctx.database)))
+    const lost = yield* Deferred.make<never, E>()
+    const closed = Effect.raceFirst(watch(held.client), heartbeat(sql, run, ctx.database, every))
+    yield* closed.pipe(
+      Effect.flatMap((why) =>
+        Deferred.fail(lost, toError(new Steps.StepFailure({
+          reason: "protection-lost",
+          step: "protect",
+          subject: ctx.maintenance,
+          found: `${why.why} (session pid ${held.pid})`,
+          code: why.code
+        })))
+      ),
+      Effect.forkScoped
+    )
+    return { pid: held.pid, lost: Deferred.await(lost) }
+  })

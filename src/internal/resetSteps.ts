@@ -358,3 +358,32 @@ export const prepareSpare = (
     }
     return done.join("; ")
   })
+
+/** Step "identity" on a fresh connection to the new database: it is the workflow database. */
+export const checkIdentity = (client: PgClient.PgClient, ctx: Context, on: OnFailure): Effect.Effect<string, StepFailure> =>
+  client<{ db: string }>`SELECT current_database() AS db`.pipe(
+    on("identity", ctx.database),
+    Effect.flatMap(([row]) =>
+      row?.db === ctx.database
+        ? Effect.succeed(row.db)
+        : Effect.fail(new StepFailure({ reason: "identity-mismatch", step: "identity", subject: row?.db ?? "(no row)" }))
+    )
+  )
+
+/** Step "identity" after a swap: the fresh connection reaches the workflow database, and it is the spare (`oid`). */
+export const checkSwapped = (
+  client: PgClient.PgClient,
+  ctx: Context,
+  oid: string,
+  on: OnFailure
+): Effect.Effect<{ db: string; oid: string }, StepFailure> =>
+  Effect.gen(function*() {
+    const [row] = yield* client<{ db: string; oid: string }>`SELECT current_database() AS db,
+        (SELECT oid::text FROM pg_database WHERE datname = current_database()) AS oid`.pipe(on("identity", ctx.database))
+    if (row?.db === ctx.database && row.oid === oid) return row
+    return yield* new StepFailure({
+      reason: "identity-mismatch",
+      step: "identity",
+      subject: row === undefined ? "(no row)" : `${row.db} (oid ${row.oid}, not the swapped-in spare's ${oid})`
+    })
+  })
