@@ -17,6 +17,7 @@ export const environment: ReadonlyArray<readonly [string, string]> = [
   ["WORKFLOW_LIVE_MAX_CALLS", "the most external calls a run may send (default: no limit)"],
   ["WORKFLOW_LIVE_MAX_COST_USD", "the most a run may spend on LLM calls, in US dollars (default: no limit)"],
   ["WORKFLOW_LIVE_PRICES", "LLM prices per 1M input/output tokens, JSON or a JSON file, over the defaults"],
+  ["WORKFLOW_LIVE_KEEP", "none (default) or failed: leave failed tests' rows for inspection (--keep-failed)"],
   ["NO_COLOR", "any value: no colour (colour is only used on a TTY anyway)"]
 ]
 

@@ -25,7 +25,7 @@ const root = Command.make("workflow-live").pipe(
   Command.withDescription(describe(
     "Live workflow tests against PostgreSQL: guard, preflight, reset and run.",
     [
-      "USAGE: workflow-live target | preflight | reset | run [--report-dir DIR] [--stand-ins] [--watch] [-- vitest args] | demo [-- vitest args] | prune [--dry-run]",
+      "USAGE: workflow-live target | preflight | reset | run [--report-dir DIR] [--stand-ins] [--watch] [--http MODE] [--keep-failed] [-- vitest args] | demo [-- vitest args] | prune [--dry-run]",
       "`workflow-live <command> --help` shows a command's options."
     ]
   )),

@@ -1,6 +1,9 @@
 // docs/troubleshooting.md (linked from the README) must name every reason the harness can fail with.
-import { readFileSync } from "node:fs"
+import { readdirSync, readFileSync } from "node:fs"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "vitest"
+import * as Help from "../../src/cli/help.js"
 import * as DatabaseReset from "../../src/DatabaseReset.js"
 import * as CostLedger from "../../src/CostLedger.js"
 import * as DbAssert from "../../src/DbAssert.js"
@@ -56,4 +59,30 @@ describe("docs/troubleshooting.md", () => {
       }
     })
   }
+})
+
+describe("the variables the lane reads", () => {
+  // every WORKFLOW_LIVE_* / TENDERBOT_* name in the sources, except the lane's own hand-offs to itself and
+  // the development DSN, which is named only to say it is never read
+  const internal = new Set(["WORKFLOW_LIVE_LANE", "WORKFLOW_LIVE_RESET_DEFERRED", "TENDERBOT_DB_DSN"])
+  const sources = (dir: string): Array<string> =>
+    readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+      e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith(".ts") ? [readFileSync(join(dir, e.name), "utf8")] : []
+    )
+  const read = [
+    ...new Set(sources(fileURLToPath(new URL("../../src", import.meta.url))).flatMap((text) =>
+      [...text.matchAll(/\b(?:WORKFLOW_LIVE|TENDERBOT)_[A-Z_]+\b/g)].map((m) => m[0])
+    ))
+  ].filter((name) => !internal.has(name)).sort()
+  const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8")
+
+  it("are found", () => {
+    expect(read).toContain("WORKFLOW_LIVE_KEEP")
+    expect(read).toContain("TENDERBOT_WORKFLOW_DB_DSN")
+  })
+
+  it.each(read)("%s is in `--help`'s ENVIRONMENT and in the README", (name) => {
+    expect(Help.environment.flatMap(([names]) => names.split(", "))).toContain(name)
+    expect(readme).toContain(`\`${name}\``)
+  })
 })
