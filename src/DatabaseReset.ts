@@ -9,7 +9,7 @@
  */
 import { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
-import { Data, Duration, Effect, Exit, Fiber, Layer, Option, Redacted, Scope } from "effect"
+import { Data, Duration, Effect, Fiber, Layer, Option, Redacted, type Scope } from "effect"
 import type { ConfigError } from "effect/ConfigError"
 import { join } from "node:path"
 import type pg from "pg"
@@ -165,17 +165,21 @@ const openSession = (
   ctx: Steps.Context,
   target: DsnGuard.VerifiedTarget,
   options: Options,
-  name: string
+  name: string,
+  stream?: StreamFactory | undefined
 ): Effect.Effect<Run.Held, Steps.StepFailure, Scope.Scope> =>
   Effect.gen(function*() {
     const clients: Array<pg.Client> = []
     const sql = yield* LaneDatabase.open(target, {
       database: ctx.maintenance,
+      stream,
       applicationName: name,
       maxConnections: 1,
       connectTimeout: options.connectTimeout,
       idleTimeout: Duration.zero,
       keepAlive: true,
+      // the lock statement follows at once: a failure there is reported as this connection's
+      probe: "connect",
       onConnect: (client) => clients.push(client)
     }).pipe(on("lock", ctx.maintenance))
     const run = ResetLock.runOn(yield* on("lock", ctx.maintenance)(sql.reserve))
@@ -217,33 +221,6 @@ const identityAndMigrate = (
       `${applied.length} applied${applied.length === 0 ? "" : ` (${applied.map((m) => m.file).join(", ")})`}`)
   }))
 
-/** Step "identity" after a swap: a fresh connection reaches the workflow database, and it is the spare swapped in. */
-const swappedIdentity = (
-  target: DsnGuard.VerifiedTarget,
-  ctx: Steps.Context,
-  oid: string,
-  options: Options,
-  ahead: StreamFactory | undefined,
-  step: ReturnType<typeof Run.recorder>["step"]
-) =>
-  step(
-    "identity",
-    Effect.gen(function*() {
-      // the connection's goodbye (terminate, socket close) is not waited for here: it closes in the
-      // background, and the reset's scope waits for that at its end
-      const own = yield* Scope.make()
-      const closeLater = (exit: Exit.Exit<unknown, unknown>) =>
-        Effect.forkDaemon(Scope.close(own, exit)).pipe(Effect.flatMap((fiber) => Effect.addFinalizer(() => Fiber.await(fiber))))
-      const check: Effect.Effect<{ db: string; oid: string }, Steps.StepFailure> = Effect.gen(function*() {
-        const client = yield* LaneDatabase.open(target, { applicationName, maxConnections: 1, connectTimeout: options.connectTimeout, stream: ahead })
-          .pipe(on("identity", ctx.database), Scope.extend(own))
-        return yield* Steps.checkSwapped(client, ctx, oid, on)
-      })
-      return yield* Effect.onExit(check, closeLater)
-    }),
-    (row) => `current_database() = ${row.db} (oid ${row.oid}, the spare swapped in) on a fresh connection`
-  )
-
 /** The Migrator on the client; a failed migration says what it left behind. */
 const migrate = (client: PgClient.PgClient, set: Migrations.MigrationSet, warm: boolean) =>
   // cold: the database was just created from template0, so whatever a failure leaves was left by the batch
@@ -269,22 +246,27 @@ const resetOn = (
   target: DsnGuard.VerifiedTarget,
   planned: Effect.Effect.Success<ReturnType<typeof plan>>,
   options: Options,
-  record: ReturnType<typeof Run.recorder>,
-  ahead: StreamFactory | undefined
+  record: ReturnType<typeof Run.recorder>
 ) =>
   Effect.gen(function*() {
     const { ctx, set } = planned
     const timeout = options.lockTimeout ?? WorkflowLiveConfig.defaultLockTimeout
-    yield* record.step("lock", Steps.lock(held, ctx, timeout, on), (waited) => waited > 50 ? `acquired after waiting ${Math.round(waited)} ms` : "acquired")
-    const found = yield* record.step("inspect", Steps.inspect(held, ctx, options.confirmDrop, inventory(target, options), on), Steps.describeFound)
+    const locked = yield* record.step("lock", Steps.lock(held, ctx, timeout, on), ({ read, waited }) =>
+      `${waited > 50 ? `acquired after waiting ${Math.round(waited)} ms` : "acquired"}${read === undefined ? "" : " (the databases read with it)"}`)
+    const found = yield* record.step("inspect", Steps.inspect(held, ctx, options.confirmDrop, inventory(target, options), on, locked.read), Steps.describeFound)
     const spare = options.spare === false ? undefined : found.spares.usable
     const done = { database: ctx.database, template: ctx.template, terminated: found.connected, steps: record.steps, millis: 0 }
     if (spare !== undefined) {
-      yield* record.step("swap", Steps.swap(held, ctx, found, on), (detail) => detail)
-      yield* swappedIdentity(target, ctx, spare.oid, options, ahead, record.step)
+      const swapped = yield* record.step("swap", Steps.swap(held, ctx, found, on), (s) => s.detail)
+      // no fresh connection here (its backend start is most of a swap's cost): the reset writes nothing
+      // into the swapped-in database, and whoever does checks current_database() on its own connection
+      yield* record.step("identity", Steps.checkSwapped(swapped.identity, ctx, spare.oid), (row) =>
+        `${row.name} is oid ${row.oid}, the spare swapped in, marked (read in the swap's own transaction)`)
       // the spare is a clone of the template its hash names: the Migrator would find nothing to do
       return { ...done, mode: "warm", spare: spare.name, applied: [] } satisfies ResetResult
     }
+    // the identity check's connection, opened now: the server forks its backend while the drop and clone run
+    const ahead = yield* preconnect(target.connection.host, target.connection.port)
     yield* record.step("drop", Steps.drop(held, ctx, found, on), (dropped) => dropped)
     yield* record.step(found.warm ? "clone" : "create", Steps.create(held, ctx, found.warm, on), (detail) => detail)
     const applied = yield* identityAndMigrate(target, ctx, set, options, found.warm, ahead, record.step)
@@ -306,12 +288,14 @@ const resetHeld = (
     const record = Run.recorder(options.onStep)
     const verified = yield* DsnGuard.assertVerified(target)
     const [took, done] = yield* Effect.timed(Effect.gen(function*() {
+      // the session connects while the migrations are read; a problem with them is still reported first
+      const opening = yield* Effect.forkScoped(openSession(contextOf(verified, options), verified, options, sessionName))
       const planned = yield* record.step("guard", plan(verified, options), (p) =>
-        `${p.ctx.database} on ${p.ctx.where}; ${p.set.migrations.length} migrations, hash ${p.set.hash}`)
-      // the identity check's connection, opened now: the server forks its backend while the reset works
-      const ahead = yield* preconnect(verified.connection.host, verified.connection.port)
-      const held = yield* openSession(planned.ctx, verified, options, sessionName)
-      return { held, ctx: planned.ctx, result: yield* resetOn(held, verified, planned, options, record, ahead) }
+        `${p.ctx.database} on ${p.ctx.where}; ${p.set.migrations.length} migrations, hash ${p.set.hash}`).pipe(
+          Effect.tapError(() => Fiber.interrupt(opening))
+        )
+      const held = yield* Fiber.join(opening)
+      return { held, ctx: planned.ctx, result: yield* resetOn(held, verified, planned, options, record) }
     }))
     return { ...done, result: { ...done.result, millis: Duration.toMillis(took) } }
   }).pipe(

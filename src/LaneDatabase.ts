@@ -93,6 +93,7 @@ export const open = (
     readonly keepAlive?: boolean | undefined
     readonly onConnect?: PgPool.PoolOptions["onConnect"]
     readonly stream?: PgPool.PoolOptions["stream"]
+    readonly probe?: PgPool.PoolOptions["probe"]
   } = {}
 ): Effect.Effect<PgClient.PgClient, SqlError, Scope.Scope> =>
   PgPool.open(endpoint(target), {
@@ -103,7 +104,8 @@ export const open = (
     idleTimeout: options.idleTimeout,
     keepAlive: options.keepAlive,
     onConnect: options.onConnect,
-    stream: options.stream
+    stream: options.stream,
+    probe: options.probe
   })
 
 /** Checks `current_database()` on the client against the target: the last word on where writes go. */

@@ -40,6 +40,12 @@ export interface PoolOptions {
   readonly onConnect?: ((client: pg.Client) => void) | undefined
   /** The driver's socket, e.g. one opened ahead (`internal/preconnect`); default a new one per connection. */
   readonly stream?: (() => unknown) | undefined
+  /**
+   * How the first connection is proven: `query` (default) runs `SELECT 1`, as `PgClient.make` does, so a
+   * pooler that connects lazily is caught here; `connect` only completes the startup, one round trip less,
+   * for a session whose first statement follows at once and fails the same way.
+   */
+  readonly probe?: "query" | "connect" | undefined
 }
 
 const poolConfig = (endpoint: Endpoint, options: PoolOptions, connectMillis: number): pg.PoolConfig => {
@@ -84,7 +90,10 @@ export const open = (
     )
     // the first connection, as PgClient.make does it: a failure here names what went wrong
     yield* Effect.tryPromise({
-      try: () => pool.query("SELECT 1"),
+      try: (): Promise<unknown> =>
+        options.probe === "connect"
+          ? pool.connect().then((client) => client.release())
+          : pool.query("SELECT 1"),
       catch: (cause) => new SqlError({ cause, message: "PgClient: Failed to connect" })
     }).pipe(
       Effect.timeoutFail({

@@ -7,7 +7,7 @@ import type { Connection } from "@effect/sql/SqlConnection"
 import type { Statement } from "@effect/sql/Statement"
 import type { PgClient } from "@effect/sql-pg"
 import { Data, Duration, Effect, Schedule } from "effect"
-import type pg from "pg"
+import pg from "pg"
 
 /** First key of the reset's two-key advisory lock ("WLRS"); the second is `hashtext(<database>)`. */
 export const lockNamespace = 0x574c5253
@@ -45,18 +45,28 @@ export const acquireExclusive = (
   timeout: Duration.DurationInput,
   needsCreatedb = true
 ): Effect.Effect<void, LockBusy | NoCreatedb | unknown> =>
-  run(sql<{ locked: boolean; canCreate: boolean | null }>`SELECT
-      pg_try_advisory_lock(${lockNamespace}, hashtext(${database})) AS locked,
-      (SELECT rolcreatedb OR rolsuper FROM pg_roles WHERE rolname = current_user) AS "canCreate"`).pipe(
-    Effect.flatMap(([row]): Effect.Effect<void, LockBusy | NoCreatedb> =>
-      needsCreatedb && row?.canCreate !== true
-        ? Effect.fail(new NoCreatedb())
-        : row?.locked === true
-        ? Effect.void
-        : Effect.fail(new LockBusy())
-    ),
+  Effect.flatMap(run(sql.unsafe<Attempt>(tryLockSql(database))), ([row]) => outcome(row, needsCreatedb)).pipe(
     Effect.retry({ schedule: retrySchedule(timeout), while: (error) => error instanceof LockBusy })
   )
+
+/** One attempt at the exclusive lock, and whether the role may create databases, as text. */
+export const tryLockSql = (database: string): string =>
+  `SELECT pg_try_advisory_lock(${lockNamespace}, hashtext(${pg.escapeLiteral(database)})) AS locked,
+    (SELECT rolcreatedb OR rolsuper FROM pg_roles WHERE rolname = current_user) AS "canCreate"`
+
+/** The row of {@link tryLockSql}. */
+export interface Attempt {
+  readonly locked: boolean
+  readonly canCreate: boolean | null
+}
+
+/** What one attempt's row means. */
+export const outcome = (row: Attempt | undefined, needsCreatedb = true): Effect.Effect<void, LockBusy | NoCreatedb> =>
+  needsCreatedb && row?.canCreate !== true
+    ? Effect.fail(new NoCreatedb())
+    : row?.locked === true
+    ? Effect.void
+    : Effect.fail(new LockBusy())
 
 /** Session columns as `DatabaseReset.Session` reads them. */
 export const sessionColumns = `pid, usename AS "user", coalesce(application_name, '') AS "applicationName",

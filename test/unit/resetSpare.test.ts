@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest"
+import { Effect } from "effect"
 import * as Spare from "../../src/internal/resetSpare.js"
+import * as Steps from "../../src/internal/resetSteps.js"
 
 const db = "tenderbot_workflow_test"
 const hash = "0123456789ab"
@@ -64,20 +66,50 @@ describe("classify", () => {
 })
 
 describe("the swap statement", () => {
-  it("renames away and marks retired, then renames the spare in and marks it, quoting names and comments", () => {
+  it("renames away and marks retired, then renames the spare in and marks it, quoting names and comments, and reads back what the name resolves to", () => {
     const text = Spare.swapSql({ database: "we\"ird", spare: "s", retired: "r", marker: "it's ours", at: new Date(0) })
     expect(text.split(";\n")).toEqual([
       `ALTER DATABASE "we""ird" RENAME TO "r"`,
       `COMMENT ON DATABASE "r" IS 'workflow-live: retired by a reset at 1970-01-01T00:00:00.000Z; the reset''s deferred work drops it'`,
       `ALTER DATABASE "s" RENAME TO "we""ird"`,
-      `COMMENT ON DATABASE "we""ird" IS 'it''s ours'`
+      `COMMENT ON DATABASE "we""ird" IS 'it''s ours'`,
+      Spare.identitySql("we\"ird")
     ])
+    expect(Spare.identitySql("we\"ird")).toContain(`WHERE datname = 'we"ird'`)
   })
 
   it("with no workflow database, only renames the spare in", () => {
     expect(Spare.swapSql({ database: "d", spare: "s", retired: undefined, marker: "m", at: new Date(0) }).split(";\n")).toEqual([
       `ALTER DATABASE "s" RENAME TO "d"`,
-      `COMMENT ON DATABASE "d" IS 'm'`
+      `COMMENT ON DATABASE "d" IS 'm'`,
+      Spare.identitySql("d")
     ])
+  })
+})
+
+describe("the swap's identity check (what its own transaction read back)", () => {
+  const ctx = { database: db } as Steps.Context
+  const check = (identity: Spare.Identity | undefined) => Effect.runSync(Effect.either(Steps.checkSwapped(identity, ctx, "42")))
+
+  it("passes only for the workflow database's name on the spare's oid, marked as the workflow database", () => {
+    expect(check({ name: db, oid: "42", comment: Steps.marker })._tag).toBe("Right")
+  })
+
+  it("fails with identity-mismatch for another oid, a missing marker, or no row", () => {
+    for (const identity of [
+      { name: db, oid: "43", comment: Steps.marker },
+      { name: db, oid: "42", comment: null },
+      { name: db, oid: "42", comment: Spare.spareMarker(hash) },
+      undefined
+    ]) {
+      const outcome = check(identity)
+      expect(outcome._tag).toBe("Left")
+      if (outcome._tag === "Left") {
+        expect(outcome.left.reason).toBe("identity-mismatch")
+        expect(outcome.left.subject).toContain(
+          identity === undefined ? "no database by that name" : identity.oid === "43" ? "not the swapped-in spare's 42" : "not marked as the workflow database"
+        )
+      }
+    }
   })
 })
