@@ -13,10 +13,10 @@ import { Config, Data, Effect, Option } from "effect"
 import { existsSync, readdirSync } from "node:fs"
 import { isAbsolute, join, relative, resolve } from "node:path"
 import * as CostLedger from "./CostLedger.js"
-import { type Canon, type CanonicalRequest, type Cassette, placeholderOrigin } from "./internal/cassette.js"
-import * as Store from "./internal/cassetteStore.js"
+import { type Canon, type CanonicalRequest, type Cassette, outsideTest as outside, placeholderOrigin } from "./internal/cassette.js"
+import type * as Store from "./internal/cassetteStore.js"
 import type * as EgressGuard from "./internal/egressGuard.js"
-import * as FileRecorder from "./internal/fileRecorder.js"
+import type * as FileRecorder from "./internal/fileRecorder.js"
 import { type Candidate, nearest } from "./internal/nearestRequest.js"
 import type { TestName } from "./internal/recordingDispatcher.js"
 
@@ -207,7 +207,7 @@ export const cassetteFor = (cassettes: string, testFile: string): string => {
 // ---------------------------------------------------------------------------------------------------
 
 /** The name calls outside any test (a suite's `beforeAll`, a layer) are kept under. */
-export const outsideTest: string = FileRecorder.outsideTest
+export const outsideTest: string = outside
 
 /** A test file's recorder in a worker (see {@link install}). */
 export type Recorder = FileRecorder.Recorder
@@ -282,8 +282,8 @@ const failures = (cassette: string): FileRecorder.Failures => ({
     })
 })
 
-const readCassette = (path: string, testFile: string): Cassette => {
-  const result = Store.read(path, relative(process.cwd(), testFile))
+const readCassette = (store: typeof Store, path: string, testFile: string): Cassette => {
+  const result = store.read(path, relative(process.cwd(), testFile))
   if ("cassette" in result) return result.cassette
   throw new HttpRecorderError({
     reason: "unreadable-cassette",
@@ -296,7 +296,9 @@ const readCassette = (path: string, testFile: string): Cassette => {
 
 /**
  * Installs the recorder for one test file in this worker: the global undici dispatcher (which `fetch`
- * uses) and, in replay, the guard on outgoing connections. Throws {@link HttpRecorderError}.
+ * uses) and, in replay, the guard on outgoing connections. Throws {@link HttpRecorderError}. The recorder's
+ * modules (and undici) load here, in the worker: the lane's main thread, which imports this module for its
+ * settings, never pays for them.
  */
 export const install = (provided: Provided, testFile: string): Promise<Recorder> => {
   if (process.pid !== provided.lanePid) {
@@ -309,14 +311,16 @@ export const install = (provided: Provided, testFile: string): Promise<Recorder>
     })
   }
   const cassettePath = cassetteFor(provided.cassettes, testFile)
-  return FileRecorder.open({
-    mode: provided.mode,
-    canon: canonFrom(provided),
-    file: relative(process.cwd(), testFile),
-    cassettePath,
-    cassette: provided.mode === "live" ? undefined : readCassette(cassettePath, testFile),
-    ledger: provided.ledger,
-    allowed: isAllowed(provided.allow),
-    failures: failures(cassettePath)
-  })
+  return Promise.all([import("./internal/fileRecorder.js"), import("./internal/cassetteStore.js")]).then(([recorder, store]) =>
+    recorder.open({
+      mode: provided.mode,
+      canon: canonFrom(provided),
+      file: relative(process.cwd(), testFile),
+      cassettePath,
+      cassette: provided.mode === "live" ? undefined : readCassette(store, cassettePath, testFile),
+      ledger: provided.ledger,
+      allowed: isAllowed(provided.allow),
+      failures: failures(cassettePath)
+    })
+  )
 }

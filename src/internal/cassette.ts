@@ -7,6 +7,9 @@
  */
 import * as zlib from "node:zlib"
 
+/** The name calls outside any test (a suite's `beforeAll`, a layer) are kept under. */
+export const outsideTest = "(outside a test)"
+
 /** The variables a run knows: base URLs to abstract and secrets to remove, with their current values. */
 export interface Canon {
   readonly bases: ReadonlyArray<{ readonly variable: string; readonly value: string }>

@@ -6,7 +6,15 @@
  * The errors it raises are made by the caller (`failures`), so their types stay in the public modules.
  */
 import { Agent, type Dispatcher, getGlobalDispatcher, setGlobalDispatcher, type SnapshotAgent } from "undici"
-import { type Canon, type CanonicalRequest, canonicalUrl, type Cassette, type Interaction, matchOptions } from "./cassette.js"
+import {
+  type Canon,
+  type CanonicalRequest,
+  canonicalUrl,
+  type Cassette,
+  type Interaction,
+  matchOptions,
+  outsideTest
+} from "./cassette.js"
 import * as Store from "./cassetteStore.js"
 import * as EgressGuard from "./egressGuard.js"
 import * as Ledger from "./ledgerChannel.js"
@@ -14,8 +22,7 @@ import type { Candidate } from "./nearestRequest.js"
 import * as NodeHttpCalls from "./nodeHttpCalls.js"
 import { RecordingDispatcher, type TestName } from "./recordingDispatcher.js"
 
-/** The name calls outside any test (a suite's `beforeAll`, a layer) are kept under. */
-export const outsideTest = "(outside a test)"
+export { outsideTest } from "./cassette.js"
 
 /** How the caller turns each failure into its own typed error. */
 export interface Failures {
