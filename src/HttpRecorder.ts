@@ -297,8 +297,8 @@ const readCassette = (store: typeof Store, path: string, testFile: string): Cass
 /**
  * Installs the recorder for one test file in this worker: the global undici dispatcher (which `fetch`
  * uses) and, in replay, the guard on outgoing connections. Throws {@link HttpRecorderError}. The recorder's
- * modules (and undici) load here, in the worker: the lane's main thread, which imports this module for its
- * settings, never pays for them.
+ * modules load here, in the worker: the lane's main thread, which imports this module for its settings,
+ * never pays for them; live, undici itself loads only with the file's first call.
  */
 export const install = (provided: Provided, testFile: string): Promise<Recorder> => {
   if (process.pid !== provided.lanePid) {
@@ -311,13 +311,15 @@ export const install = (provided: Provided, testFile: string): Promise<Recorder>
     })
   }
   const cassettePath = cassetteFor(provided.cassettes, testFile)
-  return Promise.all([import("./internal/fileRecorder.js"), import("./internal/cassetteStore.js")]).then(([recorder, store]) =>
+  // live, the cassette store (and undici with it) is not loaded here: most live files make no call
+  const store = provided.mode === "live" ? Promise.resolve(undefined) : import("./internal/cassetteStore.js")
+  return Promise.all([import("./internal/fileRecorder.js"), store]).then(([recorder, store]) =>
     recorder.open({
       mode: provided.mode,
       canon: canonFrom(provided),
       file: relative(process.cwd(), testFile),
       cassettePath,
-      cassette: provided.mode === "live" ? undefined : readCassette(store, cassettePath, testFile),
+      cassette: store === undefined ? undefined : readCassette(store, cassettePath, testFile),
       ledger: provided.ledger,
       allowed: isAllowed(provided.allow),
       failures: failures(cassettePath)

@@ -5,7 +5,7 @@
  * replay, the guard on outgoing connections); `close` puts everything back and writes the cassette.
  * The errors it raises are made by the caller (`failures`), so their types stay in the public modules.
  */
-import { Agent, type Dispatcher, getGlobalDispatcher, setGlobalDispatcher, type SnapshotAgent } from "undici"
+import type { Dispatcher, SnapshotAgent } from "undici"
 import {
   type Canon,
   type CanonicalRequest,
@@ -15,12 +15,13 @@ import {
   matchOptions,
   outsideTest
 } from "./cassette.js"
-import * as Store from "./cassetteStore.js"
+import type * as Store from "./cassetteStore.js"
 import * as EgressGuard from "./egressGuard.js"
+import * as GlobalDispatcher from "./globalDispatcher.js"
 import * as Ledger from "./ledgerChannel.js"
 import type { Candidate } from "./nearestRequest.js"
 import * as NodeHttpCalls from "./nodeHttpCalls.js"
-import { RecordingDispatcher, type TestName } from "./recordingDispatcher.js"
+import type { RecordingDispatcher, TestName } from "./recordingDispatcher.js"
 
 export { outsideTest } from "./cassette.js"
 
@@ -116,9 +117,10 @@ const dispatcherFor = (
   t: Tracker,
   channel: Ledger.LedgerClient,
   inner: (test: TestName) => Dispatcher,
-  playback: Store.Playback | undefined
+  playback: Store.Playback | undefined,
+  Recording: typeof RecordingDispatcher
 ): RecordingDispatcher =>
-  new RecordingDispatcher({
+  new Recording({
     mode: o.mode,
     canon: o.canon,
     ledger: {
@@ -140,31 +142,70 @@ const dispatcherFor = (
     refused: (request, test, refusal) => t.remember(test, o.failures.refused(request, test, refusal), refusal.reason)
   })
 
+/** What answers the file's calls: undici's agents behind the recording dispatcher, and the cassette store. */
+const machinery = async (o: Options, t: Tracker, channel: Ledger.LedgerClient) => {
+  const [undici, store, { RecordingDispatcher: Recording }] = await Promise.all([
+    import("undici"),
+    import("./cassetteStore.js"),
+    import("./recordingDispatcher.js")
+  ])
+  const playback = o.mode === "replay" ? await store.playback(o.cassette!) : undefined
+  const live = o.mode === "live" ? new undici.Agent() : undefined
+  const recording = new Map<string, SnapshotAgent>()
+  const recordingOf = (key: string): SnapshotAgent => {
+    if (!recording.has(key)) recording.set(key, store.recordingAgent())
+    return recording.get(key)!
+  }
+  const inner = (test: TestName): Dispatcher => live ?? playback?.agent ?? recordingOf(test.key)
+  const dispatcher = dispatcherFor(o, t, channel, inner, playback, Recording)
+  return {
+    undici,
+    store,
+    dispatcher,
+    recording,
+    close: () => Promise.all([playback?.close(), live?.close(), ...[...recording.values()].map((a) => a.close())])
+  }
+}
+
+type Machinery = Awaited<ReturnType<typeof machinery>>
+
+/**
+ * Live, the global dispatcher first stands in for the recording one, which (with undici) loads at the
+ * file's first call: each call keeps the test and position it was made in.
+ */
+const standIn = (load: () => Promise<Machinery>, t: Tracker): GlobalDispatcher.Dispatching => ({
+  dispatch: (options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean => {
+    const test = t.current()
+    const seq = t.next(test)
+    load().then(
+      (m) => m.dispatcher.dispatchAs(options, handler, test, seq),
+      (error: unknown) => GlobalDispatcher.failCall(handler, error instanceof Error ? error : new Error(String(error)))
+    )
+    return true
+  }
+} as unknown as GlobalDispatcher.Dispatching)
+
 /** Opens the recorder of one test file and installs it; throws the caller's errors. */
 export const open = async (o: Options): Promise<Recorder> => {
   const channel = Ledger.connect(o.ledger)
   const t = tracker(o.file, channel)
   const tests: Record<string, ReadonlyArray<Interaction>> = { ...o.cassette?.tests }
-  const playback = o.mode === "replay" ? await Store.playback(o.cassette!) : undefined
-  const live = o.mode === "live" ? new Agent() : undefined
-  const recording = new Map<string, SnapshotAgent>()
-  const recordingOf = (key: string): SnapshotAgent => {
-    if (!recording.has(key)) recording.set(key, Store.recordingAgent())
-    return recording.get(key)!
-  }
-  const inner = (test: TestName): Dispatcher => live ?? playback?.agent ?? recordingOf(test.key)
-  const dispatcher = dispatcherFor(o, t, channel, inner, playback)
-  const previous = getGlobalDispatcher()
-  setGlobalDispatcher(dispatcher)
+  let loading: Promise<Machinery> | undefined
+  const load = () => (loading ??= machinery(o, t, channel))
+  // record and replay need it at once (the cassette); live, most files make no call and never load it
+  const loaded = o.mode === "live" ? undefined : await load()
+  const previous = GlobalDispatcher.get()
+  GlobalDispatcher.set(loaded?.dispatcher ?? standIn(load, t))
   const restoreNet = o.mode === "replay"
     ? EgressGuard.install(o.allowed, (d) => t.remember(t.current(), o.failures.escaped(d, t.current()), "escaped"))
     : watchNodeHttp(o.canon, channel, t)
   // record: a test's interactions replace its old ones; a test that called nothing loses them
   const keep = async (key: string): Promise<void> => {
-    const agent = recording.get(key)
-    recording.delete(key)
     if (o.mode !== "record") return
-    const interactions = agent === undefined ? [] : Store.interactionsOf(o.canon, agent)
+    const m = await load()
+    const agent = m.recording.get(key)
+    m.recording.delete(key)
+    const interactions = agent === undefined ? [] : m.store.interactionsOf(o.canon, agent)
     if (interactions.length > 0) tests[key] = interactions
     else delete tests[key]
     await agent?.close()
@@ -183,12 +224,14 @@ export const open = async (o: Options): Promise<Recorder> => {
     },
     close: async () => {
       restoreNet()
-      setGlobalDispatcher(previous)
+      const m = loading === undefined ? undefined : await loading.catch(() => undefined)
+      // an undici loaded meanwhile found a dispatcher installed and made none: leave it one
+      GlobalDispatcher.set(previous ?? (m === undefined ? undefined : new m.undici.Agent()))
       if (ran.size > 0) await keep(outsideTest)
       await channel.flush().catch(() => undefined)
       channel.close()
-      await Promise.all([playback?.close(), live?.close(), ...[...recording.values()].map((a) => a.close())])
-      if (o.mode === "record" && ran.size > 0) write(o, { version: 1, file: o.file, tests })
+      await m?.close()
+      if (o.mode === "record" && ran.size > 0) write(o, m!.store, { version: 1, file: o.file, tests })
       const outside = t.take(outsideTest)
       if (outside.length > 0) throw outside[0]
     }
@@ -196,10 +239,10 @@ export const open = async (o: Options): Promise<Recorder> => {
 }
 
 // a file whose tests call nothing gets no cassette (and loses a stale one)
-const write = (o: Options, cassette: Cassette): void => {
+const write = (o: Options, store: typeof Store, cassette: Cassette): void => {
   try {
-    if (Object.keys(cassette.tests).length > 0) Store.write(o.cassettePath, cassette)
-    else Store.remove(o.cassettePath)
+    if (Object.keys(cassette.tests).length > 0) store.write(o.cassettePath, cassette)
+    else store.remove(o.cassettePath)
   } catch (error) {
     throw o.failures.unwritable((error as Error).message)
   }

@@ -10,6 +10,7 @@ import { performance } from "node:perf_hooks"
 import { Dispatcher } from "undici"
 import { type Canon, canonical, type CanonicalRequest, decoded } from "./cassette.js"
 import type { CallMode, LedgerClient, Refusal } from "./ledgerChannel.js"
+import { failCall } from "./globalDispatcher.js"
 import { meteredFrom, requestedModel } from "./prices.js"
 
 /** The test a call belongs to: its key in the cassette and its name in the ledger. */
@@ -67,11 +68,7 @@ const bodyBytes = async (body: unknown): Promise<Buffer> => {
   return Buffer.from(await new Response(body as ConstructorParameters<typeof Response>[0]).arrayBuffer())
 }
 
-const fail = (handler: AnyHandler, error: Error): void => {
-  if (typeof handler["onResponseError"] === "function") {
-    ;(handler["onResponseError"] as (c: unknown, e: Error) => void)({ abort() {}, pause() {}, resume() {} }, error)
-  } else if (typeof handler["onError"] === "function") (handler["onError"] as (e: Error) => void)(error)
-}
+const fail = (handler: AnyHandler, error: Error): void => failCall(handler, error)
 
 const maxMetered = 4 * 1024 * 1024
 
@@ -149,7 +146,11 @@ export class RecordingDispatcher extends Dispatcher {
 
   override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
     const test = this.#hooks.test()
-    const seq = this.#hooks.next(test)
+    return this.dispatchAs(options, handler, test, this.#hooks.next(test))
+  }
+
+  /** Dispatches a call made earlier, in `test` at position `seq` (the live stand-in's, once this loaded). */
+  dispatchAs(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler, test: TestName, seq: number): boolean {
     this.#send(options, handler as unknown as AnyHandler, test, seq).catch((error: unknown) =>
       fail(handler as unknown as AnyHandler, error instanceof Error ? error : new Error(String(error)))
     )

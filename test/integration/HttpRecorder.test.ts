@@ -168,4 +168,32 @@ describe("HttpRecorder", () => {
     })
     expect(hits).toBe(before + 1)
   })
+
+  it("live: until the file's first call the global dispatcher only stands in (no undici agent); the calls keep their tests", async () => {
+    const slot = Symbol.for("undici.globalDispatcher.1")
+    const global = () => (globalThis as Record<symbol, unknown>)[slot]
+    const { Dispatcher } = await import("undici")
+    const previous = global()
+    await withRecorder("live", {}, async (recorder, ledger) => {
+      const standIn = global()
+      expect(standIn).not.toBe(previous)
+      expect(standIn).not.toBeInstanceOf(Dispatcher)
+      recorder.beginTest("suite > lazy one")
+      expect((await count()).n).toBeGreaterThan(0)
+      expect(await recorder.endTest()).toEqual([])
+      recorder.beginTest("suite > lazy two")
+      await Promise.all([count(), chat("Title: B")])
+      expect(await recorder.endTest()).toEqual([])
+      expect(global()).toBe(standIn)
+      await new Promise((r) => setTimeout(r, 50))
+      const calls = ledger.summary().calls.map((c) => [c.mode, c.test.split(" > ").slice(1).join(" > "), c.path, c.status, c.inputTokens])
+      expect(calls).toEqual(expect.arrayContaining([
+        ["live", "suite > lazy one", "/count", 200, null],
+        ["live", "suite > lazy two", "/count", 200, null],
+        ["live", "suite > lazy two", "/chat", 200, 100]
+      ]))
+      expect(calls.length).toBe(3)
+    })
+    expect(global()).toBe(previous)
+  })
 })
