@@ -396,7 +396,10 @@ export const make = (s: Settings): Effect.Effect<CostLedger, never, Scope.Scope>
 // Views
 // ---------------------------------------------------------------------------------------------------
 
-const tokens = (t: Totals): string => `${(t.inputTokens + t.outputTokens).toLocaleString("en-US")} tokens`
+// 12,345: toLocaleString would load ICU's locale data on first use (~9 ms of every lane's report)
+const grouped = (n: number): string => String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ",")
+
+const tokens = (t: Totals): string => `${grouped(t.inputTokens + t.outputTokens)} tokens`
 
 const cost = (t: Totals): string =>
   `${t.unpricedModels.length > 0 ? "at least " : ""}${formatUsd(t.costUsd)}` +
@@ -431,8 +434,8 @@ const cell = (text: string): string => text.replace(/\|/g, "\\|")
 /** The cost table for summary.md and $GITHUB_STEP_SUMMARY. */
 export const renderMarkdown = (summary: Summary): string => {
   const row = (name: string, t: Totals): string =>
-    `| ${cell(name)} | ${t.calls} | ${modes(t)} | ${t.inputTokens.toLocaleString("en-US")} | ` +
-    `${t.outputTokens.toLocaleString("en-US")} | ${cell(cost(t))} |`
+    `| ${cell(name)} | ${t.calls} | ${modes(t)} | ${grouped(t.inputTokens)} | ` +
+    `${grouped(t.outputTokens)} | ${cell(cost(t))} |`
   return [
     "#### External calls and cost",
     "",
