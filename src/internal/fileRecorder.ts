@@ -5,6 +5,7 @@
  * replay, the guard on outgoing connections); `close` puts everything back and writes the cassette.
  * The errors it raises are made by the caller (`failures`), so their types stay in the public modules.
  */
+import { createRequire } from "node:module"
 import type { Dispatcher, SnapshotAgent } from "undici"
 import {
   type Canon,
@@ -21,6 +22,7 @@ import * as GlobalDispatcher from "./globalDispatcher.js"
 import * as Ledger from "./ledgerChannel.js"
 import type { Candidate } from "./nearestRequest.js"
 import * as NodeHttpCalls from "./nodeHttpCalls.js"
+import * as Recording from "./recordingDispatcher.js"
 import type { RecordingDispatcher, TestName } from "./recordingDispatcher.js"
 
 export { outsideTest } from "./cassette.js"
@@ -118,9 +120,9 @@ const dispatcherFor = (
   channel: Ledger.LedgerClient,
   inner: (test: TestName) => Dispatcher,
   playback: Store.Playback | undefined,
-  Recording: typeof RecordingDispatcher
+  undici: Undici
 ): RecordingDispatcher =>
-  new Recording({
+  Recording.make(undici, {
     mode: o.mode,
     canon: o.canon,
     ledger: {
@@ -142,70 +144,83 @@ const dispatcherFor = (
     refused: (request, test, refusal) => t.remember(test, o.failures.refused(request, test, refusal), refusal.reason)
   })
 
-/** What answers the file's calls: undici's agents behind the recording dispatcher, and the cassette store. */
-const machinery = async (o: Options, t: Tracker, channel: Ledger.LedgerClient) => {
-  const [undici, store, { RecordingDispatcher: Recording }] = await Promise.all([
-    import("undici"),
-    import("./cassetteStore.js"),
-    import("./recordingDispatcher.js")
-  ])
+type Undici = typeof import("undici")
+
+/** What answers the file's calls, and what its close must close. */
+interface Machinery {
+  readonly undici: Undici
+  readonly dispatcher: RecordingDispatcher
+  /** Record: the test's recording agents, and the store that writes the cassette. */
+  readonly recording: Map<string, SnapshotAgent>
+  readonly store: typeof Store | undefined
+  readonly close: () => Promise<unknown>
+}
+
+/** Record and replay: the cassette store and undici's snapshot agents, loaded when the file opens. */
+const cassetteMachinery = async (o: Options, t: Tracker, channel: Ledger.LedgerClient): Promise<Machinery> => {
+  const [undici, store] = await Promise.all([import("undici"), import("./cassetteStore.js")])
   const playback = o.mode === "replay" ? await store.playback(o.cassette!) : undefined
-  const live = o.mode === "live" ? new undici.Agent() : undefined
   const recording = new Map<string, SnapshotAgent>()
   const recordingOf = (key: string): SnapshotAgent => {
     if (!recording.has(key)) recording.set(key, store.recordingAgent())
     return recording.get(key)!
   }
-  const inner = (test: TestName): Dispatcher => live ?? playback?.agent ?? recordingOf(test.key)
-  const dispatcher = dispatcherFor(o, t, channel, inner, playback, Recording)
+  const inner = (test: TestName): Dispatcher => playback?.agent ?? recordingOf(test.key)
   return {
     undici,
     store,
-    dispatcher,
     recording,
-    close: () => Promise.all([playback?.close(), live?.close(), ...[...recording.values()].map((a) => a.close())])
+    dispatcher: dispatcherFor(o, t, channel, inner, playback, undici),
+    close: () => Promise.all([playback?.close(), ...[...recording.values()].map((a) => a.close())])
   }
 }
 
-type Machinery = Awaited<ReturnType<typeof machinery>>
-
 /**
- * Live, the global dispatcher first stands in for the recording one, which (with undici) loads at the
- * file's first call: each call keeps the test and position it was made in.
+ * Live: the global dispatcher stands in for the recording one until the file first uses it (a call, or
+ * any other property: undici's `request()`, `compose()`), which then loads undici (synchronously: a
+ * package of CommonJS modules) and the agent; most live test files make no call and never pay for them.
  */
-const standIn = (load: () => Promise<Machinery>, t: Tracker): GlobalDispatcher.Dispatching => ({
-  dispatch: (options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean => {
-    const test = t.current()
-    const seq = t.next(test)
-    load().then(
-      (m) => m.dispatcher.dispatchAs(options, handler, test, seq),
-      (error: unknown) => GlobalDispatcher.failCall(handler, error instanceof Error ? error : new Error(String(error)))
-    )
-    return true
+const liveMachinery = (o: Options, t: Tracker, channel: Ledger.LedgerClient) => {
+  let made: Machinery | undefined
+  const ensure = (): Machinery => {
+    if (made === undefined) {
+      const undici = createRequire(import.meta.url)("undici") as Undici
+      const agent = new undici.Agent()
+      const dispatcher = dispatcherFor(o, t, channel, () => agent, undefined, undici)
+      made = { undici, dispatcher, recording: new Map(), store: undefined, close: () => agent.close() }
+    }
+    return made
   }
-} as unknown as GlobalDispatcher.Dispatching)
+  const standIn = new Proxy({}, {
+    get: (_, key) => {
+      const { dispatcher } = ensure()
+      const value: unknown = Reflect.get(dispatcher, key, dispatcher)
+      return typeof value === "function" ? value.bind(dispatcher) : value
+    },
+    has: (_, key) => Reflect.has(ensure().dispatcher, key)
+  }) as GlobalDispatcher.Dispatching
+  return { standIn, made: () => made }
+}
 
 /** Opens the recorder of one test file and installs it; throws the caller's errors. */
 export const open = async (o: Options): Promise<Recorder> => {
   const channel = Ledger.connect(o.ledger)
   const t = tracker(o.file, channel)
   const tests: Record<string, ReadonlyArray<Interaction>> = { ...o.cassette?.tests }
-  let loading: Promise<Machinery> | undefined
-  const load = () => (loading ??= machinery(o, t, channel))
-  // record and replay need it at once (the cassette); live, most files make no call and never load it
-  const loaded = o.mode === "live" ? undefined : await load()
+  const live = o.mode === "live" ? liveMachinery(o, t, channel) : undefined
+  const loaded = live === undefined ? await cassetteMachinery(o, t, channel) : undefined
+  const machinery = (): Machinery | undefined => loaded ?? live?.made()
   const previous = GlobalDispatcher.get()
-  GlobalDispatcher.set(loaded?.dispatcher ?? standIn(load, t))
+  GlobalDispatcher.set(loaded?.dispatcher ?? live!.standIn)
   const restoreNet = o.mode === "replay"
     ? EgressGuard.install(o.allowed, (d) => t.remember(t.current(), o.failures.escaped(d, t.current()), "escaped"))
     : watchNodeHttp(o.canon, channel, t)
   // record: a test's interactions replace its old ones; a test that called nothing loses them
   const keep = async (key: string): Promise<void> => {
     if (o.mode !== "record") return
-    const m = await load()
-    const agent = m.recording.get(key)
-    m.recording.delete(key)
-    const interactions = agent === undefined ? [] : m.store.interactionsOf(o.canon, agent)
+    const agent = loaded!.recording.get(key)
+    loaded!.recording.delete(key)
+    const interactions = agent === undefined ? [] : loaded!.store!.interactionsOf(o.canon, agent)
     if (interactions.length > 0) tests[key] = interactions
     else delete tests[key]
     await agent?.close()
@@ -224,14 +239,14 @@ export const open = async (o: Options): Promise<Recorder> => {
     },
     close: async () => {
       restoreNet()
-      const m = loading === undefined ? undefined : await loading.catch(() => undefined)
+      const m = machinery()
       // an undici loaded meanwhile found a dispatcher installed and made none: leave it one
       GlobalDispatcher.set(previous ?? (m === undefined ? undefined : new m.undici.Agent()))
       if (ran.size > 0) await keep(outsideTest)
       await channel.flush().catch(() => undefined)
       channel.close()
       await m?.close()
-      if (o.mode === "record" && ran.size > 0) write(o, m!.store, { version: 1, file: o.file, tests })
+      if (o.mode === "record" && ran.size > 0) write(o, loaded!.store!, { version: 1, file: o.file, tests })
       const outside = t.take(outsideTest)
       if (outside.length > 0) throw outside[0]
     }

@@ -23,10 +23,3 @@ export const set = (dispatcher: Dispatching | undefined): void => {
   }
 }
 
-/** Fails a call through its handler, in whichever of undici's two handler styles it is written. */
-export const failCall = (handler: unknown, error: Error): void => {
-  const h = handler as Record<string, unknown>
-  if (typeof h["onResponseError"] === "function") {
-    ;(h["onResponseError"] as (c: unknown, e: Error) => void)({ abort() {}, pause() {}, resume() {} }, error)
-  } else if (typeof h["onError"] === "function") (h["onError"] as (e: Error) => void)(error)
-}

@@ -7,10 +7,9 @@
  * status, time and the LLM usage read from the response, to the ledger.
  */
 import { performance } from "node:perf_hooks"
-import { Dispatcher } from "undici"
+import type { Dispatcher } from "undici"
 import { type Canon, canonical, type CanonicalRequest, decoded } from "./cassette.js"
 import type { CallMode, LedgerClient, Refusal } from "./ledgerChannel.js"
-import { failCall } from "./globalDispatcher.js"
 import { meteredFrom, requestedModel } from "./prices.js"
 
 /** The test a call belongs to: its key in the cassette and its name in the ledger. */
@@ -68,7 +67,11 @@ const bodyBytes = async (body: unknown): Promise<Buffer> => {
   return Buffer.from(await new Response(body as ConstructorParameters<typeof Response>[0]).arrayBuffer())
 }
 
-const fail = (handler: AnyHandler, error: Error): void => failCall(handler, error)
+const fail = (handler: AnyHandler, error: Error): void => {
+  if (typeof handler["onResponseError"] === "function") {
+    ;(handler["onResponseError"] as (c: unknown, e: Error) => void)({ abort() {}, pause() {}, resume() {} }, error)
+  } else if (typeof handler["onError"] === "function") (handler["onError"] as (e: Error) => void)(error)
+}
 
 const maxMetered = 4 * 1024 * 1024
 
@@ -135,73 +138,81 @@ const shown = (request: CanonicalRequest): { readonly origin: string; readonly p
   }
 }
 
-/** The global dispatcher of a live worker. */
-export class RecordingDispatcher extends Dispatcher {
-  readonly #hooks: Hooks
+/** The recording dispatcher's class, made on the undici module given (loaded when a call needs it). */
+const classOf = (undici: typeof import("undici")) =>
+  class RecordingDispatcher extends undici.Dispatcher {
+    readonly #hooks: Hooks
 
-  constructor(hooks: Hooks) {
-    super()
-    this.#hooks = hooks
-  }
-
-  override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
-    const test = this.#hooks.test()
-    return this.dispatchAs(options, handler, test, this.#hooks.next(test))
-  }
-
-  /** Dispatches a call made earlier, in `test` at position `seq` (the live stand-in's, once this loaded). */
-  dispatchAs(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler, test: TestName, seq: number): boolean {
-    this.#send(options, handler as unknown as AnyHandler, test, seq).catch((error: unknown) =>
-      fail(handler as unknown as AnyHandler, error instanceof Error ? error : new Error(String(error)))
-    )
-    return true
-  }
-
-  async #send(options: Dispatcher.DispatchOptions, handler: AnyHandler, test: TestName, seq: number): Promise<void> {
-    const hooks = this.#hooks
-    const body = await bodyBytes(options.body)
-    const text = body.toString("utf8")
-    const url = new URL(options.path, options.origin).href
-    const request = canonical(hooks.canon, {
-      method: options.method,
-      url,
-      contentType: headerValue(options.headers, "content-type"),
-      body: text
-    })
-    const where = shown(request)
-    const model = requestedModel(text)
-    const started = performance.now()
-    const settle = (id: string | undefined, mode: CallMode) =>
-      tap(handler, (status, headers, responseBody) => {
-        const metered = meteredFrom(headers["content-type"], decoded(headers["content-encoding"], responseBody).body.toString("utf8"))
-        hooks.ledger.settle(id, {
-          test: test.full,
-          method: request.method,
-          ...where,
-          mode,
-          seq,
-          status,
-          durationMs: Math.round(performance.now() - started),
-          model: metered.model ?? model,
-          inputTokens: metered.usage?.inputTokens,
-          outputTokens: metered.usage?.outputTokens
-        })
-      })
-    if (hooks.mode === "replay") {
-      const found = hooks.lookup(request, test)
-      if (found instanceof Error) return fail(handler, found)
-      hooks.inner(test).dispatch(found, settle(undefined, "replayed") as unknown as Dispatcher.DispatchHandler)
-      return
+    constructor(hooks: Hooks) {
+      super()
+      this.#hooks = hooks
     }
-    const reservation = await hooks.ledger.reserve({ test: test.full, method: request.method, ...where, model })
-    if ("reason" in reservation) return fail(handler, hooks.refused(request, test, reservation))
-    hooks.inner(test).dispatch(
-      { ...options, body },
-      settle(reservation.id, hooks.mode === "record" ? "recorded" : "live") as unknown as Dispatcher.DispatchHandler
-    )
+
+    override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+      const test = this.#hooks.test()
+      const seq = this.#hooks.next(test)
+      this.#send(options, handler as unknown as AnyHandler, test, seq).catch((error: unknown) =>
+        fail(handler as unknown as AnyHandler, error instanceof Error ? error : new Error(String(error)))
+      )
+      return true
+    }
+
+    async #send(options: Dispatcher.DispatchOptions, handler: AnyHandler, test: TestName, seq: number): Promise<void> {
+      const hooks = this.#hooks
+      const body = await bodyBytes(options.body)
+      const text = body.toString("utf8")
+      const url = new URL(options.path, options.origin).href
+      const request = canonical(hooks.canon, {
+        method: options.method,
+        url,
+        contentType: headerValue(options.headers, "content-type"),
+        body: text
+      })
+      const where = shown(request)
+      const model = requestedModel(text)
+      const started = performance.now()
+      const settle = (id: string | undefined, mode: CallMode) =>
+        tap(handler, (status, headers, responseBody) => {
+          const metered = meteredFrom(headers["content-type"], decoded(headers["content-encoding"], responseBody).body.toString("utf8"))
+          hooks.ledger.settle(id, {
+            test: test.full,
+            method: request.method,
+            ...where,
+            mode,
+            seq,
+            status,
+            durationMs: Math.round(performance.now() - started),
+            model: metered.model ?? model,
+            inputTokens: metered.usage?.inputTokens,
+            outputTokens: metered.usage?.outputTokens
+          })
+        })
+      if (hooks.mode === "replay") {
+        const found = hooks.lookup(request, test)
+        if (found instanceof Error) return fail(handler, found)
+        hooks.inner(test).dispatch(found, settle(undefined, "replayed") as unknown as Dispatcher.DispatchHandler)
+        return
+      }
+      const reservation = await hooks.ledger.reserve({ test: test.full, method: request.method, ...where, model })
+      if ("reason" in reservation) return fail(handler, hooks.refused(request, test, reservation))
+      hooks.inner(test).dispatch(
+        { ...options, body },
+        settle(reservation.id, hooks.mode === "record" ? "recorded" : "live") as unknown as Dispatcher.DispatchHandler
+      )
+    }
+
+    override async close(): Promise<void> {}
+
+    override async destroy(): Promise<void> {}
   }
 
-  override async close(): Promise<void> {}
+/** The global dispatcher of a live worker. */
+export type RecordingDispatcher = InstanceType<ReturnType<typeof classOf>>
 
-  override async destroy(): Promise<void> {}
+const classes = new WeakMap<object, ReturnType<typeof classOf>>()
+
+/** A recording dispatcher, of a class extending the given undici module's `Dispatcher`. */
+export const make = (undici: typeof import("undici"), hooks: Hooks): RecordingDispatcher => {
+  if (!classes.has(undici)) classes.set(undici, classOf(undici))
+  return new (classes.get(undici)!)(hooks)
 }
