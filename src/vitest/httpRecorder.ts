@@ -6,7 +6,10 @@
  */
 import type { RunnerTestCase, RunnerTestSuite } from "vitest"
 import { afterAll, afterEach, beforeAll, beforeEach, inject } from "vitest"
-import * as HttpRecorder from "../HttpRecorder.js"
+import type * as HttpRecorder from "../HttpRecorder.js"
+
+// the key without the module (checked against it by the type): see `loading` below
+const provideKey: typeof HttpRecorder.provideKey = "workflowLiveHttp"
 
 // `describe > test`, the name a cassette keys the test's calls under
 const nameOf = (test: RunnerTestCase): string => {
@@ -17,11 +20,16 @@ const nameOf = (test: RunnerTestCase): string => {
   return names.join(" > ")
 }
 
-const provided = inject(HttpRecorder.provideKey)
+const provided = inject(provideKey)
 if (provided !== undefined) {
+  // not awaited here: Vitest goes on to collect the test file, and the recorder's modules are fetched
+  // (transformed on the main thread) while this worker evaluates the file's own imports; it is awaited
+  // in beforeAll, which also reports a failed load
+  const loading = import("../HttpRecorder.js")
+  loading.catch(() => undefined)
   let recorder: HttpRecorder.Recorder | undefined
   beforeAll(async (file) => {
-    recorder = await HttpRecorder.install(provided, file.file.filepath)
+    recorder = await (await loading).install(provided, file.file.filepath)
   })
   beforeEach((context) => {
     recorder?.beginTest(nameOf(context.task))
