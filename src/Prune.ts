@@ -116,6 +116,11 @@ export interface PruneResult {
   /** The disk the drops free (or would free), from `pg_database_size`. */
   readonly bytes: number
   readonly millis: number
+  /**
+   * A dry run does not wait for the reset's lock: when a reset or lane holds it, these are its sessions,
+   * and the list may change before a real prune (which waits for them).
+   */
+  readonly busy: ReadonlyArray<SessionInfo>
 }
 
 /** How a prune runs. Every field has a default; {@link fromConfig} reads them from the environment. */
@@ -200,8 +205,14 @@ interface Held {
   readonly run: ResetLock.Run
 }
 
-/** The maintenance session, holding the reset's lock (exclusive) until the scope closes. */
-const lock = (target: DsnGuard.VerifiedTarget, options: Options): Effect.Effect<Held, PruneError, Scope.Scope> =>
+/**
+ * The maintenance session, holding the reset's lock (exclusive) until the scope closes. A dry run, which
+ * drops nothing, takes it only if it is free, and otherwise reads without it (`busy`: who holds it).
+ */
+const lock = (
+  target: DsnGuard.VerifiedTarget,
+  options: Options
+): Effect.Effect<Held & { readonly busy: ReadonlyArray<SessionInfo> }, PruneError, Scope.Scope> =>
   Effect.gen(function*() {
     const maintenance = options.maintenanceDatabase ?? "postgres"
     const cannot = (cause: unknown) => failure(target, "cannot-connect", maintenance, cause)
@@ -212,11 +223,12 @@ const lock = (target: DsnGuard.VerifiedTarget, options: Options): Effect.Effect<
       connectTimeout: options.connectTimeout
     }).pipe(Effect.mapError(cannot))
     const run = ResetLock.runOn(yield* Effect.mapError(sql.reserve, cannot))
-    const timeout = options.lockTimeout ?? WorkflowLiveConfig.defaultLockTimeout
+    const timeout = options.dryRun === true ? Duration.zero : options.lockTimeout ?? WorkflowLiveConfig.defaultLockTimeout
     const outcome = yield* Effect.either(ResetLock.acquireExclusive(sql, run, target.database, timeout, false))
     if (outcome._tag === "Left") {
       if (!(outcome.left instanceof ResetLock.LockBusy)) return yield* cannot(outcome.left)
       const sessions = yield* ResetLock.holders<SessionInfo>(sql, run, target.database).pipe(Effect.orElseSucceed(() => []))
+      if (options.dryRun === true) return { sql, run, busy: sessions }
       return yield* new PruneError({
         ...failure(target, "lock-timeout", maintenance, ""),
         detail: `waited ${Duration.format(Duration.decode(timeout))}`,
@@ -224,7 +236,7 @@ const lock = (target: DsnGuard.VerifiedTarget, options: Options): Effect.Effect<
       })
     }
     yield* Effect.addFinalizer(() => Effect.ignore(ResetLock.releaseExclusive(sql, run, target.database)))
-    return { sql, run }
+    return { sql, run, busy: [] }
   })
 
 const list = (held: Held, target: DsnGuard.VerifiedTarget) =>
@@ -249,8 +261,8 @@ const dropAll = (held: Held, target: DsnGuard.VerifiedTarget, entries: ReadonlyA
       ))
 
 /**
- * Lists the harness's databases of the verified target's database and drops the stale ones (none on a
- * dry run), holding the reset's lock throughout.
+ * Lists the harness's databases of the verified target's database and drops the stale ones, holding the
+ * reset's lock throughout; a dry run drops none, and does not wait for the lock (it says who holds it).
  */
 export const prune = (
   target: DsnGuard.VerifiedTarget,
@@ -264,7 +276,7 @@ export const prune = (
       const entries = plan(verified.database, set, verified.user, yield* list(held, verified))
       const dropped = options.dryRun === true ? [] : yield* dropAll(held, verified, entries)
       const bytes = entries.filter((e) => e.verdict === "drop").reduce((sum, e) => sum + (e.bytes ?? 0), 0)
-      return { entries, dropped, bytes }
+      return { entries, dropped, bytes, busy: held.busy }
     }))
     return {
       database: verified.database,
@@ -312,5 +324,10 @@ export const render = (result: PruneResult): ReadonlyArray<string> => {
     : result.dryRun
     ? `would free ${formatBytes(result.bytes)} (${count} database(s)); run \`workflow-live prune\` to remove them`
     : `freed ${formatBytes(result.bytes)} (${count} database(s)) in ${Math.round(result.millis)} ms`
-  return [...(lines.length === 0 ? [`  no database named ${Harness.harnessPrefix(result.database)}* on the server`] : lines), summary]
+  const busy = result.busy.length === 0 ? [] : [
+    `  the reset's lock is held (a reset or a lane is running), so this list may change before \`workflow-live prune\`, ` +
+    `which waits for it:`,
+    ...result.busy.map((s) => `    ${describeSession(s)}`)
+  ]
+  return [...(lines.length === 0 ? [`  no database named ${Harness.harnessPrefix(result.database)}* on the server`] : lines), summary, ...busy]
 }

@@ -5,7 +5,9 @@ import { describe } from "./help.js"
 import { lazy } from "./lazy.js"
 
 const dryRun = Options.boolean("dry-run").pipe(
-  Options.withDescription("Show what would be removed and how much disk it would free; remove nothing")
+  Options.withDescription(
+    "Show what would be removed and how much disk it would free; remove nothing, and do not wait for a running reset or lane"
+  )
 )
 
 /** Prints one line per harness-named database and what it did (or would do); fails (exit 1) with the prune's error. */

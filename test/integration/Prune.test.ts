@@ -126,6 +126,24 @@ describe("workflow-live prune", () => {
     expect(await existing()).toEqual(expect.arrayContaining(ours))
   })
 
+  it("--dry-run does not wait for a lane holding the lock: it lists at once and names the holder; nothing is dropped", async () => {
+    const holder = new pg.Client(TestDatabase.connection("postgres", "workflow-live lane running tests (pid 4343)"))
+    await holder.connect()
+    try {
+      await holder.query("SELECT pg_advisory_lock_shared($1, hashtext($2))", [0x574c5253, db])
+      const started = Date.now()
+      const outcome = await Cli.workflowLive(["prune", "--dry-run"], { env: { ...env, WORKFLOW_LIVE_LOCK_TIMEOUT: "60 seconds" } })
+      expect(outcome.code, outcome.output).toBe(0)
+      expect(Date.now() - started).toBeLessThan(30_000)
+      expect(outcome.output).toContain("would drop")
+      expect(outcome.output).toContain("so this list may change")
+      expect(outcome.output).toContain("workflow-live lane running tests (pid 4343)")
+    } finally {
+      await holder.end()
+    }
+    expect(await existing()).toEqual(expect.arrayContaining(ours))
+  })
+
   it("a DSN the guard refuses: a typed refusal, nothing listed or dropped", async () => {
     const outcome = await Cli.workflowLive(["prune"], { env: { ...env, TENDERBOT_WORKFLOW_DB_DSN: TestDatabase.url("tenderbot") } })
     expect(outcome.code, outcome.output).toBe(1)

@@ -50,8 +50,17 @@ describe("Prune.plan", () => {
 
   it("renders a dry run with sizes and what it would free", () => {
     const entries = Prune.plan(db, current, "me", [row(`${db}__tpl_bbbbbbbbbbbb`, HarnessDatabases.templateMarker("bbbbbbbbbbbb", "1.2.0"))])
-    const lines = Prune.render({ database: db, where: "h:5432", dryRun: true, entries, dropped: [], bytes: 7_600_000, millis: 3 })
+    const lines = Prune.render({ database: db, where: "h:5432", dryRun: true, entries, dropped: [], bytes: 7_600_000, millis: 3, busy: [] })
     expect(lines[0]).toMatch(/^ {2}would drop {2}tenderbot_workflow_test__tpl_bbbbbbbbbbbb +1\.0 kB {2}template of other/)
     expect(lines.at(-1)).toBe("would free 7.2 MB (1 database(s)); run `workflow-live prune` to remove them")
+  })
+
+  it("a dry run that found the reset's lock held says so, naming who holds it", () => {
+    const holder = { pid: 4242, user: "me", applicationName: "workflow-live lane running tests", client: null, state: "idle", backendStart: null }
+    const lines = Prune.render({ database: db, where: "h:5432", dryRun: true, entries: [], dropped: [], bytes: 0, millis: 3, busy: [holder] })
+    expect(lines).toContain("nothing to prune")
+    expect(lines.join("\n")).toMatch(/lock is held \(a reset or a lane is running\), so this list may change/)
+    expect(lines.at(-1)).toContain("pid 4242")
+    expect(lines.at(-1)).toContain("workflow-live lane running tests")
   })
 })
