@@ -308,6 +308,11 @@ if (only !== "in-process") try {
   await rm(dbmateDir, { recursive: true, force: true })
   await admin.end()
 }
+if (only === "in-process") {
+  // the processes' block (skipped) is what otherwise closes these: an open client keeps Node from exiting
+  await rm(dbmateDir, { recursive: true, force: true })
+  await admin.end()
+}
 if (only !== "in-process") {
   printTable("whole processes", processes, "process floor (drop + clone)")
   if (dbmateBinary === undefined) console.log("  dbmate: not installed (npm i --no-save dbmate, or WL_BENCH_DBMATE=<binary>), skipped")
