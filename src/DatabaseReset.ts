@@ -165,14 +165,12 @@ const openSession = (
   ctx: Steps.Context,
   target: DsnGuard.VerifiedTarget,
   options: Options,
-  name: string,
-  stream?: StreamFactory | undefined
+  name: string
 ): Effect.Effect<Run.Held, Steps.StepFailure, Scope.Scope> =>
   Effect.gen(function*() {
     const clients: Array<pg.Client> = []
     const sql = yield* LaneDatabase.open(target, {
       database: ctx.maintenance,
-      stream,
       applicationName: name,
       maxConnections: 1,
       connectTimeout: options.connectTimeout,
