@@ -68,14 +68,18 @@ export const outcome = (row: Attempt | undefined, needsCreatedb = true): Effect.
     ? Effect.void
     : Effect.fail(new LockBusy())
 
-/** Session columns as `DatabaseReset.Session` reads them. */
-export const sessionColumns = `pid, usename AS "user", coalesce(application_name, '') AS "applicationName",
-  client_addr::text AS client, state, backend_start AS "backendStart"`
+/**
+ * Session columns as `DatabaseReset.Session` reads them, from `pg_stat_get_activity(NULL) a` (the function
+ * under the `pg_stat_activity` view: a fresh backend plans the view's joins in ~0.6 ms, on the critical path
+ * of every reset).
+ */
+export const sessionColumns = `a.pid, pg_get_userbyid(a.usesysid) AS "user", coalesce(a.application_name, '') AS "applicationName",
+  a.client_addr::text AS client, a.state, a.backend_start AS "backendStart"`
 
 /** The sessions holding the lock (either mode), for a `lock-timeout` message. */
 export const holders = <A extends object>(sql: PgClient.PgClient, run: Run, database: string) =>
   run(sql<A>`SELECT ${sql.literal(sessionColumns)}
-    FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+    FROM pg_locks l JOIN pg_stat_get_activity(NULL) a ON a.pid = l.pid
     WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
       AND l.classid = ${lockNamespace}::int4::oid AND l.objid = hashtext(${database})::oid`)
 

@@ -18,6 +18,7 @@ import {
   outcome,
   releaseExclusive,
   type Run,
+  sessionColumns,
   tryLockSql
 } from "./resetLock.js"
 import { describeSession, type ResetReason, type SessionInfo } from "./resetMessage.js"
@@ -172,17 +173,12 @@ export interface Found {
  * Lists the workflow database and every `<database>__*` database, with comment and ownership, and the
  * sessions connected to the workflow database: one round trip.
  */
-// `sessionColumns` read from the function under pg_stat_activity: a fresh backend plans the view's joins
-// in ~0.6 ms, on the critical path of every reset
-const activityColumns = `a.pid, pg_get_userbyid(a.usesysid) AS "user", coalesce(a.application_name, '') AS "applicationName",
-  a.client_addr::text AS client, a.state, a.backend_start AS "backendStart"`
-
 const familySql = (ctx: Context): string => {
   const literal = (text: string) => pg.escapeLiteral(text)
   return `SELECT d.datname AS name, d.oid::text AS oid,
       shobj_description(d.oid, 'pg_database') AS comment, pg_has_role(current_user, d.datdba, 'USAGE') AS owned,
       CASE WHEN d.datname = ${literal(ctx.database)} THEN (SELECT coalesce(json_agg(s ORDER BY s."backendStart"), '[]')
-        FROM (SELECT ${activityColumns} FROM pg_stat_get_activity(NULL) a
+        FROM (SELECT ${sessionColumns} FROM pg_stat_get_activity(NULL) a
           WHERE a.datid = d.oid AND a.pid <> pg_backend_pid()) s) END AS sessions
     FROM pg_database d WHERE d.datname = ${literal(ctx.database)} OR starts_with(d.datname, ${literal(Harness.harnessPrefix(ctx.database))})`
 }
