@@ -244,12 +244,13 @@ const resetOn = (
   target: DsnGuard.VerifiedTarget,
   planned: Effect.Effect.Success<ReturnType<typeof plan>>,
   options: Options,
-  record: ReturnType<typeof Run.recorder>
+  record: ReturnType<typeof Run.recorder>,
+  rename?: string
 ) =>
   Effect.gen(function*() {
     const { ctx, set } = planned
     const timeout = options.lockTimeout ?? WorkflowLiveConfig.defaultLockTimeout
-    const locked = yield* record.step("lock", Steps.lock(held, ctx, timeout, on), ({ read, waited }) =>
+    const locked = yield* record.step("lock", Steps.lock(held, ctx, timeout, on, rename), ({ read, waited }) =>
       `${waited > 50 ? `acquired after waiting ${Math.round(waited)} ms` : "acquired"}${read === undefined ? "" : " (the databases read with it)"}`)
     const found = yield* record.step("inspect", Steps.inspect(held, ctx, options.confirmDrop, inventory(target, options), on, locked.read), Steps.describeFound)
     const spare = options.spare === false ? undefined : found.spares.usable
@@ -272,6 +273,43 @@ const resetOn = (
     return { ...done, mode: found.warm ? "warm" : "cold", spare: undefined, applied: applied.map((m) => m.file) } satisfies ResetResult
   })
 
+/** The guard and the migrations read, the reset's session open: what a reset needs before its lock. */
+interface Readied {
+  readonly verified: DsnGuard.VerifiedTarget
+  readonly planned: Effect.Effect.Success<ReturnType<typeof plan>>
+  readonly held: Run.Held
+  readonly record: ReturnType<typeof Run.recorder>
+}
+
+/** Guard, then the session connecting while the migrations are read (a problem with them is reported first). */
+const ready = (
+  target: DsnGuard.VerifiedTarget,
+  options: Options,
+  sessionName: string
+): Effect.Effect<Readied, Steps.StepFailure | DatabaseResetError | Migrations.MigrationsError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const record = Run.recorder(options.onStep)
+    const verified = yield* DsnGuard.assertVerified(target)
+    const opening = yield* Effect.forkScoped(openSession(contextOf(verified, options), verified, options, sessionName))
+    const planned = yield* record.step("guard", plan(verified, options), (p) =>
+      `${p.ctx.database} on ${p.ctx.where}; ${p.set.migrations.length} migrations, hash ${p.set.hash}`).pipe(
+        Effect.tapError(() => Fiber.interrupt(opening))
+      )
+    return { verified, planned, held: yield* Fiber.join(opening), record }
+  })
+
+/** The reset on a readied session; the exclusive lock is held, on that session, until the scope closes. */
+const resetReadied = (readied: Readied, options: Options, rename?: string) =>
+  Effect.map(
+    Effect.timed(resetOn(readied.held, readied.verified, readied.planned, options, readied.record, rename)),
+    ([took, result]) => ({ held: readied.held, ctx: readied.planned.ctx, result: { ...result, millis: Duration.toMillis(took) } })
+  )
+
+const toResetError = (target: DsnGuard.VerifiedTarget, options: Options) => <A, R>(
+  effect: Effect.Effect<A, Steps.StepFailure | DatabaseResetError | Migrations.MigrationsError, R>
+): Effect.Effect<A, DatabaseResetError | Migrations.MigrationsError, R> =>
+  Effect.mapError(effect, (error) => error instanceof Steps.StepFailure ? errorOf(contextOf(target, options), error) : error)
+
 /** Guard, session, reset; the exclusive lock is held, on the returned session, until the scope closes. */
 const resetHeld = (
   target: DsnGuard.VerifiedTarget,
@@ -282,23 +320,65 @@ const resetHeld = (
   DatabaseResetError | Migrations.MigrationsError,
   Scope.Scope
 > =>
-  Effect.gen(function*() {
-    const record = Run.recorder(options.onStep)
-    const verified = yield* DsnGuard.assertVerified(target)
-    const [took, done] = yield* Effect.timed(Effect.gen(function*() {
-      // the session connects while the migrations are read; a problem with them is still reported first
-      const opening = yield* Effect.forkScoped(openSession(contextOf(verified, options), verified, options, sessionName))
-      const planned = yield* record.step("guard", plan(verified, options), (p) =>
-        `${p.ctx.database} on ${p.ctx.where}; ${p.set.migrations.length} migrations, hash ${p.set.hash}`).pipe(
-          Effect.tapError(() => Fiber.interrupt(opening))
-        )
-      const held = yield* Fiber.join(opening)
-      return { held, ctx: planned.ctx, result: yield* resetOn(held, verified, planned, options, record) }
-    }))
-    return { ...done, result: { ...done.result, millis: Duration.toMillis(took) } }
-  }).pipe(
-    Effect.mapError((error) => error instanceof Steps.StepFailure ? errorOf(contextOf(target, options), error) : error)
+  Effect.timed(Effect.flatMap(ready(target, options, sessionName), (readied) => resetReadied(readied, options))).pipe(
+    // unprepared, the reset's time includes the guard and the connection
+    Effect.map(([took, done]) => ({ ...done, result: { ...done.result, millis: Duration.toMillis(took) } })),
+    toResetError(target, options)
   )
+
+/**
+ * A reset made ready ahead of time: the guard passed, the migrations read and hashed, the reset's session
+ * connected and its first reads done (a fresh backend's first statements cost ~1.5 ms each in catalog
+ * lookups). What is left for {@link Prepared.reset} is the lock with its read, and the swap: two round
+ * trips on a warm session. A lane prepares while preflight runs.
+ */
+export interface Prepared {
+  /**
+   * {@link resetScoped}, minus what was prepared; `millis` counts from this call. Once per preparation
+   * (either this or `resetAndProtect`); a session the server closed meanwhile is replaced by a new one.
+   */
+  readonly reset: Effect.Effect<ResetResult, DatabaseResetError | Migrations.MigrationsError, Scope.Scope>
+  /** {@link resetAndProtect}, minus what was prepared. */
+  readonly resetAndProtect: Effect.Effect<ProtectedReset, DatabaseResetError | Migrations.MigrationsError, Scope.Scope>
+}
+
+/**
+ * Prepares a reset of the verified target's database (see {@link Prepared}); the session stays open, idle
+ * and holding no lock, until it is used or the scope closes. The migrations are read now: prepare shortly
+ * before the reset, not once for many.
+ */
+export const prepare = (
+  target: DsnGuard.VerifiedTarget,
+  options: Options = {}
+): Effect.Effect<Prepared, DatabaseResetError | Migrations.MigrationsError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const readied = yield* ready(target, options, applicationName)
+    const { ctx } = readied.planned
+    const closed = { now: false }
+    readied.held.client.once("end", () => (closed.now = true))
+    // the reads the reset repeats under its lock: the catalogs they touch are cached in the backend now
+    yield* readied.held.run(readied.held.sql.unsafe(Steps.warmUpSql(ctx))).pipe(on("lock", ctx.maintenance))
+    let used = false
+    const take = (sessionName: string): Effect.Effect<Readied, Steps.StepFailure | DatabaseResetError | Migrations.MigrationsError, Scope.Scope> =>
+      Effect.suspend(() => {
+        if (used) return Effect.dieMessage("DatabaseReset.prepare: a prepared reset runs once; prepare another")
+        used = true
+        // the guard's step, timed when prepared, stays the first of the result's
+        if (!closed.now) return Effect.succeed(readied)
+        return Effect.map(openSession(ctx, readied.verified, options, sessionName), (held) => ({ ...readied, held }))
+      })
+    return {
+      reset: Effect.gen(function*() {
+        const readiedNow = yield* take(applicationName)
+        const done = yield* resetReadied(readiedNow, options)
+        if (options.deferred !== "leave") yield* Run.deferOn(done.held, done.ctx, deferOptions(readiedNow.verified, options))
+        return done.result
+      }).pipe(toResetError(target, options)),
+      resetAndProtect: Effect.flatMap(take(laneApplicationName), (readiedNow) =>
+        // the session was named for a reset: it takes the lane's name in the lock's round trip
+        protectOn(readiedNow.verified, options, resetReadied(readiedNow, options, laneApplicationName))).pipe(toResetError(target, options))
+    }
+  }).pipe(toResetError(target, options))
 
 /**
  * Resets the verified target's database and waits for the deferred work too. Requires a target from
@@ -320,9 +400,15 @@ export const resetScoped = (
 ): Effect.Effect<ResetResult, DatabaseResetError | Migrations.MigrationsError, Scope.Scope> =>
   Effect.gen(function*() {
     const { ctx, held, result } = yield* resetHeld(target, options, applicationName)
-    if (options.deferred !== "leave") yield* Run.deferOn(held, ctx, { spare: options.spare !== false, onStep: options.onStep, warm: warmer(target, options) })
+    if (options.deferred !== "leave") yield* Run.deferOn(held, ctx, deferOptions(target, options))
     return result
   })
+
+const deferOptions = (target: DsnGuard.VerifiedTarget, options: Options) => ({
+  spare: options.spare !== false,
+  onStep: options.onStep,
+  warm: warmer(target, options)
+})
 
 /** A first connection to a new spare (its relcache init file is built then, not on the next reset's path). */
 const warmer = (target: DsnGuard.VerifiedTarget, options: Options): Steps.Warm => (database) =>
@@ -358,8 +444,15 @@ export const resetAndProtect = (
   target: DsnGuard.VerifiedTarget,
   options: Options = {}
 ): Effect.Effect<ProtectedReset, DatabaseResetError | Migrations.MigrationsError, Scope.Scope> =>
+  protectOn(target, options, resetHeld(target, options, laneApplicationName))
+
+const protectOn = <E>(
+  target: DsnGuard.VerifiedTarget,
+  options: Options,
+  reset: Effect.Effect<{ readonly held: Run.Held; readonly ctx: Steps.Context; readonly result: ResetResult }, E, Scope.Scope>
+): Effect.Effect<ProtectedReset, E | DatabaseResetError, Scope.Scope> =>
   Effect.gen(function*() {
-    const { ctx, held, result } = yield* resetHeld(target, options, laneApplicationName)
+    const { ctx, held, result } = yield* reset
     const record = Run.recorder(options.onStep)
     const protect = Run.protect(held, ctx, options.heartbeat ?? Duration.seconds(5), (failure) => errorOf(ctx, failure))
     const protection: Protection = yield* record.step("protect", protect, (p) => `shared lock held by pid ${p.pid} until the lane ends`).pipe(
@@ -368,7 +461,7 @@ export const resetAndProtect = (
     // after the lock is shared: the deferred work runs under it, on its own session, while the tests run
     if (options.deferred !== "leave") {
       const own = openSession(ctx, target, options, `${applicationName} deferred work`)
-      yield* Run.deferOn(held, ctx, { spare: options.spare !== false, onStep: options.onStep, own, warm: warmer(target, options) })
+      yield* Run.deferOn(held, ctx, { ...deferOptions(target, options), own })
     }
     return { result: { ...result, steps: [...result.steps, ...record.steps] }, protection }
   })
@@ -393,6 +486,13 @@ export const protectFromConfig = (
   overrides: Options = {}
 ): Effect.Effect<ProtectedReset, DatabaseResetError | Migrations.MigrationsError, WorkflowLiveConfig.WorkflowLiveConfig | Scope.Scope> =>
   Effect.flatMap(optionsFromConfig(overrides), (options) => resetAndProtect(target, options))
+
+/** {@link prepare} with the options from the lane's environment, overridable. */
+export const prepareFromConfig = (
+  target: DsnGuard.VerifiedTarget,
+  overrides: Options = {}
+): Effect.Effect<Prepared, DatabaseResetError | Migrations.MigrationsError, WorkflowLiveConfig.WorkflowLiveConfig | Scope.Scope> =>
+  Effect.flatMap(optionsFromConfig(overrides), (options) => prepare(target, options))
 
 const optionsFromConfig = (overrides: Options) =>
   Effect.map(WorkflowLiveConfig.WorkflowLiveConfig, (config): Options => ({

@@ -3,7 +3,8 @@
  * setup (when Vitest is started directly) all go through it:
  *
  *     (start)   Node's start and the CLI's load, when the CLI started the lane (`recordStart`)
- *     prepare   run id -> guard -> preflight -> reset -> protect
+ *     prepare   run id -> guard -> preflight -> reset -> protect (the reset's session and migrations are
+ *               made ready while preflight runs: `DatabaseReset.prepare`)
  *     (tests)   Vitest, started by the caller (its start may overlap prepare: nothing there needs the database)
  *     finish    verdict -> leak check -> sweep -> exit (the lane's resources released) -> report
  *
@@ -31,11 +32,15 @@ const prepareSteps = (lane: Lane, afterPreflight: Effect.Effect<void>): Effect.E
   Effect.gen(function*() {
     const runId = yield* Prepare.resolveRunId(lane)
     const target = yield* Prepare.guard(lane)
+    // the reset's session connects and the migrations are read while preflight runs
+    const ahead = target === undefined ? undefined : yield* Prepare.ahead(target)
     const checked = yield* Prepare.preflight(lane)
     yield* afterPreflight
     if (checked.verdict === "skip") return yield* update(lane, { skip: checked.skipReason ?? "skipped by preflight" })
-    if (target === undefined) return yield* new LaneError({ phase: "guard", detail: `${WorkflowLiveConfig.dsnVariable} is not set.` })
-    const reset = yield* Prepare.reset(lane, target)
+    if (target === undefined || ahead === undefined) {
+      return yield* new LaneError({ phase: "guard", detail: `${WorkflowLiveConfig.dsnVariable} is not set.` })
+    }
+    const reset = yield* Prepare.reset(lane, ahead)
     const { baseline, protection } = yield* Prepare.protect(lane, reset, target, runId)
     const external = yield* Prepare.external(lane, target)
     yield* update(lane, { protection, baseline, external })

@@ -112,13 +112,16 @@ export const lock = (
   session: Session,
   ctx: Context,
   timeout: Duration.DurationInput,
-  on: OnFailure
+  on: OnFailure,
+  applicationName?: string
 ): Effect.Effect<{ readonly waited: number; readonly read: ReadonlyArray<DatabaseRow> | undefined }, StepFailure, Scope.Scope> =>
   Effect.gen(function*() {
     const { run, sql } = session
-    const firstAttempt = run(sql.unsafe(`${tryLockSql(ctx.database)};\n${familySql(ctx)}`)).pipe(
+    // a prepared session takes its final name here, before the lock a holder is named by
+    const rename = applicationName === undefined ? "" : `SET application_name TO ${pg.escapeLiteral(applicationName)};\n`
+    const firstAttempt = run(sql.unsafe(`${rename}${tryLockSql(ctx.database)};\n${familySql(ctx)}`)).pipe(
       Effect.flatMap((results) => {
-        const [attempt, rows] = results as unknown as [ReadonlyArray<Attempt>, ReadonlyArray<DatabaseRow>]
+        const [attempt, rows] = (results as unknown as ReadonlyArray<unknown>).slice(-2) as [ReadonlyArray<Attempt>, ReadonlyArray<DatabaseRow>]
         return Effect.as(outcome(attempt[0]), rows)
       })
     )
@@ -182,6 +185,15 @@ const familySql = (ctx: Context): string => {
           WHERE a.datid = d.oid AND a.pid <> pg_backend_pid()) s) END AS sessions
     FROM pg_database d WHERE d.datname = ${literal(ctx.database)} OR starts_with(d.datname, ${literal(Harness.harnessPrefix(ctx.database))})`
 }
+
+/**
+ * What a prepared session reads ahead, without the lock: the same catalogs as the lock's read and the
+ * swap's (databases, comments, roles, sessions), so their first lookups are not on the reset's path.
+ */
+export const warmUpSql = (ctx: Context): string =>
+  // the functions are resolved (parsed) but not called: no lock is taken, no session ended
+  `SELECT CASE WHEN false THEN pg_try_advisory_lock(0, hashtext('')) OR pg_terminate_backend(0, 0) END,
+    (SELECT rolcreatedb OR rolsuper FROM pg_roles WHERE rolname = current_user);\n${familySql(ctx)};\n${Spare.identitySql(ctx.database)}`
 
 const family = (session: Session, ctx: Context) => session.run(session.sql.unsafe<DatabaseRow>(familySql(ctx)))
 

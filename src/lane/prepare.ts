@@ -1,10 +1,12 @@
 /** The steps of `Lane.prepare`: run id, guard, preflight, reset, protect. Each records its phase. */
-import { Effect, Option, Ref } from "effect"
+import { Effect, Either, Fiber, Option, Ref, type Scope } from "effect"
+import type { ConfigError } from "effect/ConfigError"
 import * as DatabaseReset from "../DatabaseReset.js"
 import * as DsnGuard from "../DsnGuard.js"
 import * as ExternalCalls from "../ExternalCalls.js"
 import * as LaneReport from "../LaneReport.js"
 import * as LeakCheck from "../LeakCheck.js"
+import type * as Migrations from "../Migrations.js"
 import * as Preflight from "../Preflight.js"
 import * as RunId from "../RunId.js"
 import * as WorkflowLiveConfig from "../WorkflowLiveConfig.js"
@@ -91,17 +93,37 @@ const describeReset = (r: DatabaseReset.ResetResult, earlier: LaneReport.Earlier
       (earlier === undefined ? "" : `; removed what run ${earlier.runId} left: ${LaneReport.formatRows(earlier.rows)}`)
   )
 
+/** What is started right after the guard, while preflight runs (nothing in it writes). */
+export interface Ahead {
+  /** The reset prepared: its session connected and warmed, the migrations read (or why not). */
+  readonly prepared: Either.Either<DatabaseReset.Prepared, DatabaseReset.DatabaseResetError | Migrations.MigrationsError | ConfigError>
+  /** What the last run left, if it never finished. */
+  readonly earlier: Option.Option<LaneReport.Earlier>
+}
+
 /**
- * The reset; what the last run left (if it never finished) is read first, and reported with it. Its lock
- * stays held (shared, on the same session) until the lane's scope closes.
+ * Starts, in the lane's scope, what the reset needs and can have before preflight's verdict: the reset's
+ * session and migrations, and the read of what an earlier run left. A failure here is the reset's, reported
+ * only once preflight passed; an unused session is closed with the lane.
  */
-export const reset = (lane: Lane, target: DsnGuard.VerifiedTarget) =>
+export const ahead = (target: DsnGuard.VerifiedTarget): Effect.Effect<Fiber.Fiber<Ahead>, never, Scope.Scope> =>
+  Effect.forkScoped(Effect.all({
+    prepared: Effect.either(DatabaseReset.prepareFromConfig(target).pipe(Effect.provide(WorkflowLiveConfig.layerConfig))),
+    earlier: LeakCheck.leftover(target)
+  }, { concurrency: 2 }))
+
+/**
+ * The reset, on the session prepared ahead; what the last run left is reported with it. Its lock stays
+ * held (shared, on the same session) until the lane's scope closes.
+ */
+export const reset = (lane: Lane, ready: Fiber.Fiber<Ahead>) =>
   Effect.gen(function*() {
-    const earlier = Option.getOrUndefined(yield* LeakCheck.leftover(target))
+    const joined = yield* Fiber.join(ready)
+    const earlier = Option.getOrUndefined(joined.earlier)
     const reset = yield* phase(
       lane,
       "reset",
-      DatabaseReset.protectFromConfig(target).pipe(Effect.provide(WorkflowLiveConfig.layerConfig)),
+      Effect.flatMap(joined.prepared, (prepared) => prepared.resetAndProtect),
       (r) => describeReset(r.result, earlier)
     )
     yield* update(lane, { earlier })

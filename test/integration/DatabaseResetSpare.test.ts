@@ -179,6 +179,96 @@ describe("a warm reset swaps the spare into place", () => {
   })
 })
 
+describe("a prepared reset (what a lane does while preflight runs)", () => {
+  const prepared = async () => {
+    const scope = Effect.runSync(Scope.make())
+    const ready = await Effect.runPromise(Scope.extend(DatabaseReset.prepare(await targetFor(main)), scope))
+    return { ready, scope, close: () => Effect.runPromise(Scope.close(scope, Exit.void)) }
+  }
+  /** The prepared session: idle on the maintenance database, its last statement the warm-up read of `main`. */
+  const preparedSessions = () =>
+    withClient("postgres", async (c) =>
+      (await c.query<{ pid: number; name: string }>(
+        `SELECT pid, application_name AS name FROM pg_stat_activity
+          WHERE datname = 'postgres' AND state = 'idle' AND query LIKE '%pg_try_advisory_lock%' AND query LIKE $1`,
+        [`%${main}%`]
+      )).rows)
+  const advisoryHolders = () =>
+    withClient("postgres", async (c) =>
+      (await c.query<{ mode: string; name: string }>(
+        `SELECT l.mode, a.application_name AS name FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+          WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1::int4::oid AND l.objid = hashtext($2)::oid`,
+        [DatabaseReset.lockNamespace, main]
+      )).rows)
+
+  it("prepares without the lock and without a write, even while a lane holds the lock; the reset then swaps", async () => {
+    const lane = new pg.Client(TestDatabase.connection("postgres", "wl-it-a-lane"))
+    await lane.connect()
+    await lane.query("SELECT pg_advisory_lock_shared($1, hashtext($2))", [DatabaseReset.lockNamespace, main])
+    const was = await family()
+    const { close, ready, scope } = await prepared() // would wait 60 s if it took the lock
+    try {
+      expect(await family()).toEqual(was)
+      expect((await advisoryHolders()).map((h) => h.name)).toEqual(["wl-it-a-lane"])
+      expect((await preparedSessions()).map((s) => s.name)).toEqual([DatabaseReset.applicationName])
+      await lane.end()
+      const [spare] = spareOf(was)
+      const result = await Effect.runPromise(Scope.extend(ready.reset, scope))
+      expect(stepNames(result)).toEqual(["guard", "lock", "inspect", "swap", "identity"])
+      expect(result.spare).toBe(spare!.name)
+      expect(current(await family())!.oid).toBe(spare!.oid)
+      // the reset ran on the prepared session: it holds the lock while the deferred work runs, or is idle after
+      expect((await preparedSessions()).length + (await advisoryHolders()).length).toBeGreaterThan(0)
+    } finally {
+      await lane.end().catch(() => undefined)
+      await close()
+    }
+    expect(spareOf(await family()).length).toBe(1)
+    expect(retiredOf(await family())).toEqual([])
+  })
+
+  it("reads the databases again under its lock: a reset that ran since it was prepared is no problem", async () => {
+    const { close, ready, scope } = await prepared()
+    try {
+      const between = await resetOk() // swaps in the spare the prepared one saw, and makes the next
+      const next = spareOf(await family())[0]!
+      expect(next.name).toBe(between.spare)
+      const result = await Effect.runPromise(Scope.extend(ready.reset, scope))
+      expect(result.spare).toBe(next.name)
+      expect(current(await family())!.oid).toBe(next.oid)
+    } finally {
+      await close()
+    }
+  })
+
+  it("a prepared session the server ended meanwhile is replaced; a prepared reset runs once", async () => {
+    const { close, ready, scope } = await prepared()
+    try {
+      const [session] = await preparedSessions()
+      expect(session).toBeDefined()
+      await withClient("postgres", (c) => c.query("SELECT pg_terminate_backend($1, 5000)", [session!.pid]))
+      const result = await Effect.runPromise(Scope.extend(ready.reset, scope))
+      expect(result.spare).toBeDefined()
+      const again = await Effect.runPromiseExit(Scope.extend(ready.reset, scope))
+      expect(Exit.isFailure(again) && Cause.isDie(again.cause) ? Cause.pretty(again.cause) : "").toMatch(/runs once; prepare another/)
+    } finally {
+      await close()
+    }
+  })
+
+  it("a prepared lane reset holds the shared lock under the lane's name", async () => {
+    const { close, ready, scope } = await prepared()
+    try {
+      const protectedReset = await Effect.runPromise(Scope.extend(ready.resetAndProtect, scope))
+      expect(protectedReset.result.spare).toBeDefined()
+      expect(await advisoryHolders()).toEqual([{ mode: "ShareLock", name: DatabaseReset.laneApplicationName }])
+    } finally {
+      await close()
+    }
+    expect(await advisoryHolders()).toEqual([])
+  })
+})
+
 describe("the spare's fallbacks and safety", () => {
   it("a spare of other migrations is not swapped in: the reset clones, and the deferred work drops it", async () => {
     const [spare] = spareOf(await family())
