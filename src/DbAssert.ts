@@ -4,7 +4,7 @@
  * A failure names the rows and fields that differ, shows only the compared fields, expected next to
  * actual, and points at the test's own line: the first look at a red test says what the workflow did.
  */
-import { SqlClient } from "@effect/sql"
+import * as SqlClient from "@effect/sql/SqlClient"
 import { Data, Effect, ParseResult, Schema } from "effect"
 import * as CallSite from "./internal/callSite.js"
 import * as RowDiff from "./internal/rowDiff.js"

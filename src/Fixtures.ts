@@ -10,7 +10,7 @@
  * Signals are the exception Vitest leaves open (no finalizers on SIGINT/SIGTERM): that is what
  * {@link sweep} is for, called by `workflow-live run` on a signal and at start.
  */
-import { SqlClient } from "@effect/sql"
+import * as SqlClient from "@effect/sql/SqlClient"
 import { Context, Data, Effect, Exit, Layer, Scope } from "effect"
 import * as DsnGuard from "./DsnGuard.js"
 import { currentTest, provided } from "./internal/currentTest.js"

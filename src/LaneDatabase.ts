@@ -3,8 +3,8 @@
  * (never the raw DSN, so no driver fallback can change the database), whose identity is checked with
  * `SELECT current_database()` before anything is written through it.
  */
-import { PgClient } from "@effect/sql-pg"
-import { SqlClient } from "@effect/sql"
+import * as PgClient from "@effect/sql-pg/PgClient"
+import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Context, Data, Duration, Effect, Layer, type Scope } from "effect"
 import * as DsnGuard from "./DsnGuard.js"

@@ -8,7 +8,7 @@
  * The baseline is also recorded on the database itself, so the next run's reset can say what an
  * interrupted or killed run left behind before it drops it.
  */
-import { SqlClient } from "@effect/sql"
+import * as SqlClient from "@effect/sql/SqlClient"
 import { Data, Effect, Layer, Option } from "effect"
 import * as DatabaseReset from "./DatabaseReset.js"
 import * as DsnGuard from "./DsnGuard.js"

@@ -5,9 +5,9 @@
  * the result is a {@link Report} with one row per check, rendered for a terminal and written as JSON.
  * One rule ({@link decide}) turns the rows into the verdict, for every entry point alike.
  */
-import { HttpClient } from "@effect/platform"
+import * as HttpClient from "@effect/platform/HttpClient"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import { SqlClient } from "@effect/sql"
+import * as SqlClient from "@effect/sql/SqlClient"
 import { Context, Data, Duration, Effect, Either, Layer, Option, Schema } from "effect"
 import type { ConfigError } from "effect/ConfigError"
 import * as DsnGuard from "./DsnGuard.js"

@@ -5,7 +5,7 @@
  * spare, never touches the workflow database itself, and takes the reset's lock, so it never runs under
  * a reset or a lane. It accepts only a {@link DsnGuard.VerifiedTarget}.
  */
-import type { PgClient } from "@effect/sql-pg"
+import type * as PgClient from "@effect/sql-pg/PgClient"
 import { Data, Duration, Effect, Option, Redacted, type Scope } from "effect"
 import * as DsnGuard from "./DsnGuard.js"
 import * as Harness from "./internal/harnessDatabases.js"

@@ -6,8 +6,8 @@
  *
  * and nothing else.
  */
-import type { SqlClient } from "@effect/sql"
-import type { PgClient } from "@effect/sql-pg"
+import type * as SqlClient from "@effect/sql/SqlClient"
+import type * as PgClient from "@effect/sql-pg/PgClient"
 import type { ConfigError } from "effect/ConfigError"
 import { Clock, Effect, Layer } from "effect"
 import * as DsnGuard from "./DsnGuard.js"

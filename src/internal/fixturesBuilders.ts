@@ -4,7 +4,7 @@
  * {@link Failure} into its own error (`Fixtures` makes a `FixturesError`), so this leaf module names no
  * public module.
  */
-import type { SqlClient } from "@effect/sql"
+import type * as SqlClient from "@effect/sql/SqlClient"
 import { Effect, type Exit, ParseResult, Schema, type Scope } from "effect"
 import * as Rows from "./fixturesRows.js"
 import type { Root, Table } from "./fixturesSql.js"

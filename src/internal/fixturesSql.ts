@@ -3,7 +3,7 @@
  * array parameter, or one prefix), so the number of statements depends on the kind of record, never
  * on how many rows there are. Order is the one the foreign keys allow: children before parents.
  */
-import type { SqlClient } from "@effect/sql"
+import type * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Effect } from "effect"
 

@@ -6,7 +6,7 @@
  * and the sweep can delete everything else without a foreign-key error. Rows linked to no key of the test
  * cannot be told apart from another test's leak: they are not kept.
  */
-import type { SqlClient } from "@effect/sql"
+import type * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Effect } from "effect"
 import { writtenSince } from "./writtenRows.js"

@@ -5,7 +5,7 @@
  */
 import * as Reactivity from "@effect/experimental/Reactivity"
 import { SqlError } from "@effect/sql/SqlError"
-import { PgClient } from "@effect/sql-pg"
+import * as PgClient from "@effect/sql-pg/PgClient"
 import { Duration, Effect, Redacted, type Scope } from "effect"
 import pg from "pg"
 

@@ -3,7 +3,7 @@
  * CREATEDB, extensions, free connections) and the identity of the lane's connection. Every database
  * problem is a failed row; none is skippable (see `preflightReport.isSkippable`).
  */
-import type { SqlClient } from "@effect/sql"
+import type * as SqlClient from "@effect/sql/SqlClient"
 import { Duration, Effect, Either, Scope } from "effect"
 import { classify, type ConnectionProblem, fixFor } from "./pgError.js"
 import type { Check } from "./preflightProbes.js"

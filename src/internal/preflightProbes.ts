@@ -2,7 +2,8 @@
  * Preflight's probes of what is not the database: each env variable (set, well-formed, secret or not)
  * and each external HTTP API (one request, its own timeout, every failure told apart).
  */
-import { HttpClient, HttpClientRequest } from "@effect/platform"
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { Duration, Effect, Either, Option, ParseResult, Schema } from "effect"
 import { classify } from "./pgError.js"
 import { fail, type Kind, notChecked, type Outcome, pass, type Reason } from "./preflightReport.js"

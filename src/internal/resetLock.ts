@@ -5,7 +5,7 @@
  */
 import type { Connection } from "@effect/sql/SqlConnection"
 import type { Statement } from "@effect/sql/Statement"
-import type { PgClient } from "@effect/sql-pg"
+import type * as PgClient from "@effect/sql-pg/PgClient"
 import { Data, Duration, Effect, Schedule } from "effect"
 import pg from "pg"
 

@@ -3,7 +3,7 @@
  * classify the existing database, drop, create or clone, mark, keep the template. Each step fails with a
  * {@link StepFailure} that `DatabaseReset` turns into its error; nothing here decides the order.
  */
-import type { PgClient } from "@effect/sql-pg"
+import type * as PgClient from "@effect/sql-pg/PgClient"
 import { Data, Duration, Effect, type Scope } from "effect"
 import pg from "pg"
 import { describeInventory, type Inventory } from "./databaseInventory.js"

@@ -4,7 +4,7 @@
  * transaction that wrote it) against a baseline transaction ID taken right after the reset, so it needs
  * no key, no trigger and no cooperation from the code that wrote the rows.
  */
-import type { SqlClient } from "@effect/sql"
+import type * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Effect } from "effect"
 

@@ -8,7 +8,7 @@
  * tender) and the run's rows they reference are the test's too. Rows tied to no key of a failed test
  * cannot be told from a passing test's leak: the leak check names them and the sweep removes them.
  */
-import { SqlClient } from "@effect/sql"
+import * as SqlClient from "@effect/sql/SqlClient"
 import { Effect } from "effect"
 import type * as DsnGuard from "../DsnGuard.js"
 import * as Fixtures from "../Fixtures.js"
