@@ -4,7 +4,9 @@
  * clones.
  */
 // the module alone: the package index loads every platform service (~0.35 s more per worker)
-import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeCommandExecutor from "@effect/platform-node/NodeCommandExecutor"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodePath from "@effect/platform-node/NodePath"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as PgClient from "@effect/sql-pg/PgClient"
@@ -328,6 +330,9 @@ const migratorFailed = (set: MigrationSet, error: { readonly _tag: string; reado
     detail: error._tag === "MigrationError" ? error.message : describeSqlError(error as SqlError, undefined)
   })
 
+/** What PgMigrator asks for (its command executor is only used to dump a schema, which is never asked). */
+const migratorContext = Layer.mergeAll(NodePath.layer, NodeCommandExecutor.layer).pipe(Layer.provideMerge(NodeFileSystem.layer))
+
 /**
  * Applies the pending migrations of the set on the client in context; returns those applied. A failed
  * migration (a defect inside the Migrator) becomes a typed error naming the file and saying what the
@@ -363,7 +368,7 @@ export const run = (
         return Effect.fail(migratorFailed(set, Option.isSome(typed) ? typed.value : failed.pipe(Option.getOrThrow)))
       })
     )
-  }).pipe(Effect.provide(NodeContext.layer))
+  }).pipe(Effect.provide(migratorContext))
 
 /** Loads the directory and migrates the database of the client in context. */
 export const layer = (

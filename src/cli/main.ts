@@ -4,9 +4,11 @@
  */
 import * as Command from "@effect/cli/Command"
 import * as ValidationError from "@effect/cli/ValidationError"
-import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodePath from "@effect/platform-node/NodePath"
+import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { Cause, Console, Effect, Exit } from "effect"
+import { Cause, Console, Effect, Exit, Layer } from "effect"
 import { laneExitCode } from "../internal/exitCode.js"
 import { renderCause } from "../internal/render.js"
 import * as Signals from "../internal/signals.js"
@@ -54,7 +56,9 @@ Signals.watch()
 
 const program = Console.consoleWith((console) =>
   cli(argv).pipe(
-    Effect.provide(NodeContext.layer),
+    // what @effect/cli needs, and no more: NodeContext also sets up a command executor and a worker
+    // manager, which no command uses, on every start
+    Effect.provide(Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, NodeTerminal.layer)),
     Effect.withConsole(plainConsole(console)),
     Effect.tapErrorCause((cause) => {
       const failure = Cause.failureOption(cause)
