@@ -68,6 +68,33 @@ export const commonJsBuildOptions = (root, outdir) => {
   }
 }
 
+/** Where the live workers' HTTP recorder is prebuilt, relative to dist/, and the manifest that says from what. */
+export const recorderDir = join("node_modules", "recorder")
+export const recorderManifest = "recorder.json"
+
+/**
+ * The HTTP recorder a live lane's workers load (src/vitest/httpRecorder.ts), prebuilt as one module (the
+ * cassette store, which loads undici, stays a chunk of its own, imported when recording or replaying).
+ * Through vite-node its ~12 TypeScript modules are fetched and transformed one by one in every worker,
+ * ~100 ms of a live lane here; vite-node imports a file under a `node_modules` directory natively, hence
+ * dist/node_modules/recorder/. Packages stay imports (`packages: "external"`): the worker's `effect` is
+ * then the one its test files use. Input paths are relative to the root, for the setup file's check.
+ */
+export const recorderBuildOptions = (root, outdir) => ({
+  entryPoints: { recorder: join(root, "src", "HttpRecorder.ts") },
+  outdir: join(outdir, recorderDir),
+  absWorkingDir: root,
+  bundle: true,
+  splitting: true,
+  platform: "node",
+  format: "esm",
+  target: "node20",
+  packages: "external",
+  outExtension: { ".js": ".mjs" },
+  chunkNames: "chunk-[hash]",
+  logLevel: "warning"
+})
+
 /**
  * The CommonJS bundle's `import()` calls (Vitest, which is ESM only) go through the function
  * bin/compileCache.js passes in: on Node 20 an `import()` inside a vm.Script compiled from a code cache
@@ -75,6 +102,24 @@ export const commonJsBuildOptions = (root, outdir) => {
  * `import` is preceded by a dot; this text appears in no string of the bundle (checked when this was written).
  */
 const routeImports = (file) => writeFileSync(file, readFileSync(file, "latin1").replace(/(?<![\w$.])import\(/g, "__workflowLiveImport("), "latin1")
+
+/** Moves the prebuilt recorder in (chunks, entry, then the manifest that makes it used), old chunks out. */
+const moveRecorder = (result, tmp, dist, started) => {
+  const from = join(tmp, recorderDir)
+  const to = join(dist, recorderDir)
+  mkdirSync(to, { recursive: true })
+  const files = Object.keys(result.metafile.outputs).map((f) => basename(f))
+  const entry = "recorder.mjs"
+  for (const file of [...files.filter((f) => f !== entry), entry]) renameSync(join(from, file), join(to, file))
+  const manifest = { builtAt: started.getTime(), inputs: Object.keys(result.metafile.inputs) }
+  writeFileSync(join(from, recorderManifest), JSON.stringify(manifest))
+  renameSync(join(from, recorderManifest), join(to, recorderManifest))
+  const now = Date.now()
+  for (const file of readdirSync(to)) {
+    const path = join(to, file)
+    if (file.startsWith("chunk-") && !files.includes(file) && now - statSync(path).mtimeMs > dayMs) rmSync(path, { force: true })
+  }
+}
 
 /** Builds the bundle and moves it into `root`/dist. */
 export const rebuild = async (root) => {
@@ -85,7 +130,11 @@ export const rebuild = async (root) => {
   const started = new Date()
   const tmp = mkdtempSync(join(dist, ".build-"))
   try {
-    const results = await Promise.all([buildOptions, commonJsBuildOptions].map((options) => build({ ...options(root, tmp), metafile: true })))
+    const [recorder, ...results] = await Promise.all(
+      [recorderBuildOptions, buildOptions, commonJsBuildOptions].map((options) => build({ ...options(root, tmp), metafile: true }))
+    )
+    // the recorder first: the entry moved in last says the whole build is there
+    moveRecorder(recorder, tmp, dist, started)
     const files = results.flatMap((result) => Object.keys(result.metafile.outputs).map((f) => basename(f)))
     routeImports(join(tmp, "workflow-live.cjs"))
     const entry = "workflow-live.mjs"

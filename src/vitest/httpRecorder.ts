@@ -7,6 +7,7 @@
 import type { RunnerTestCase, RunnerTestSuite } from "vitest"
 import { afterAll, afterEach, beforeAll, beforeEach, inject } from "vitest"
 import type * as HttpRecorder from "../HttpRecorder.js"
+import { prebuiltRecorder } from "./prebuiltRecorder.js"
 
 // the key without the module (checked against it by the type): see `loading` below
 const provideKey: typeof HttpRecorder.provideKey = "workflowLiveHttp"
@@ -20,12 +21,18 @@ const nameOf = (test: RunnerTestCase): string => {
   return names.join(" > ")
 }
 
+/** The recorder as the CLI's build prebuilt it, when it is as new as its sources; else from the sources. */
+const loadRecorder = (): Promise<typeof HttpRecorder> => {
+  const prebuilt = prebuiltRecorder(new URL("../../", import.meta.url))
+  return prebuilt === undefined ? import("../HttpRecorder.js") : import(/* @vite-ignore */ prebuilt.href)
+}
+
 const provided = inject(provideKey)
 if (provided !== undefined) {
-  // not awaited here: Vitest goes on to collect the test file, and the recorder's modules are fetched
-  // (transformed on the main thread) while this worker evaluates the file's own imports; it is awaited
-  // in beforeAll, which also reports a failed load
-  const loading = import("../HttpRecorder.js")
+  // not awaited here: Vitest goes on to collect the test file while the recorder loads (from the sources,
+  // its modules are transformed on the main thread meanwhile); it is awaited in beforeAll, which also
+  // reports a failed load
+  const loading = loadRecorder()
   loading.catch(() => undefined)
   let recorder: HttpRecorder.Recorder | undefined
   beforeAll(async (file) => {

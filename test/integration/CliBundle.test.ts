@@ -4,6 +4,9 @@ import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } f
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
+import { pathToFileURL } from "node:url"
+import * as HttpRecorder from "../../src/HttpRecorder.js"
+import { prebuiltRecorder } from "../../src/vitest/prebuiltRecorder.js"
 import * as Cli from "../support/cli.js"
 
 const version = (JSON.parse(readFileSync(join(Cli.root, "package.json"), "utf8")) as { version: string }).version
@@ -42,5 +45,11 @@ describe("a clone without dist/", () => {
     const dist = readdirSync(join(clone, "dist"))
     expect(dist).toContain("workflow-live.mjs")
     expect(dist.filter((f) => f.startsWith(".build-"))).toEqual([])
+    // the live workers' recorder, prebuilt with it: fresh, and the module the sources make
+    const prebuilt = prebuiltRecorder(pathToFileURL(`${clone}/`))
+    expect(prebuilt?.href).toBe(pathToFileURL(join(clone, "dist", "node_modules", "recorder", "recorder.mjs")).href)
+    const recorder = await import(prebuilt!.href) as typeof HttpRecorder
+    expect(recorder.provideKey).toBe(HttpRecorder.provideKey)
+    expect(typeof recorder.install).toBe("function")
   })
 })
