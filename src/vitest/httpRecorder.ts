@@ -21,10 +21,14 @@ const nameOf = (test: RunnerTestCase): string => {
   return names.join(" > ")
 }
 
-/** The recorder as the CLI's build prebuilt it, when it is as new as its sources; else from the sources. */
+/**
+ * The recorder as the CLI's build prebuilt it, when it is as new as its sources; else, or when it does not
+ * load (a file of it removed by hand), from the sources.
+ */
 const loadRecorder = (): Promise<typeof HttpRecorder> => {
+  const sources = () => import("../HttpRecorder.js")
   const prebuilt = prebuiltRecorder(new URL("../../", import.meta.url))
-  return prebuilt === undefined ? import("../HttpRecorder.js") : import(/* @vite-ignore */ prebuilt.href)
+  return prebuilt === undefined ? sources() : (import(/* @vite-ignore */ prebuilt.href) as Promise<typeof HttpRecorder>).catch(sources)
 }
 
 const provided = inject(provideKey)
