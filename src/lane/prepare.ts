@@ -118,13 +118,16 @@ export const ahead = (target: DsnGuard.VerifiedTarget): Effect.Effect<Fiber.Fibe
  */
 export const reset = (lane: Lane, ready: Fiber.Fiber<Ahead>) =>
   Effect.gen(function*() {
-    const joined = yield* Fiber.join(ready)
-    const earlier = Option.getOrUndefined(joined.earlier)
-    const reset = yield* phase(
+    // joined inside the phase: a wait for the preparation (a slow connect) shows as the reset's
+    const { earlier, reset } = yield* phase(
       lane,
       "reset",
-      Effect.flatMap(joined.prepared, (prepared) => prepared.resetAndProtect),
-      (r) => describeReset(r.result, earlier)
+      Effect.gen(function*() {
+        const joined = yield* Fiber.join(ready)
+        const reset = yield* Effect.flatMap(joined.prepared, (prepared) => prepared.resetAndProtect)
+        return { reset, earlier: Option.getOrUndefined(joined.earlier) }
+      }),
+      (r) => describeReset(r.reset.result, r.earlier)
     )
     yield* update(lane, { earlier })
     return reset
