@@ -13,7 +13,7 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import { Context, Data, Effect, Exit, Layer, Scope } from "effect"
 import * as DsnGuard from "./DsnGuard.js"
-import { currentTest, provided } from "./internal/currentTest.js"
+import { currentTestOrFile, provided } from "./internal/currentTest.js"
 import * as Builders from "./internal/fixturesBuilders.js"
 import type {
   AlertProfile,
@@ -94,9 +94,12 @@ export class FixturesError extends Data.TaggedError("FixturesError")<{
           `Could not insert a ${this.table ?? "fixture"} row for run ${this.runId} (insert-failed).`,
           `  Driver: ${this.detail}`,
           `  Why:    the fixture writes through the lane's connection; the row was refused by the database.`,
-          `  Fix:    a unique violation on a key means rows of this run are still there: run ` +
-          `\`workflow-live run\` (it sweeps at start) or set a new ${RunId.variable}. Otherwise check that ` +
-          `the database is migrated (\`workflow-live reset\`) and the override values fit the columns.`
+          `  Fix:    a unique violation on a key means a row with that key exists: rows an earlier use of ` +
+          `this run ID left (run \`workflow-live run\`, which sweeps at start, or set a new ${RunId.variable}), ` +
+          `or two fixture services made keys for the same test at once (tests run concurrently, ` +
+          `\`--sequence.concurrent\` or \`it.concurrent\`, which the keys do not support; or two ` +
+          `\`Fixtures\` layers alive in one test: use one). Otherwise check that the database is migrated ` +
+          `(\`workflow-live reset\`) and the override values fit the columns.`
         ].join("\n")
       case "cleanup-failed":
         return [
@@ -192,7 +195,8 @@ export const Fixtures: Context.Tag<Fixtures, Fixtures> = Context.GenericTag<Fixt
 export interface Options {
   /**
    * The running test's identity, for keys. Default: the Vitest test in this worker
-   * (`<file> > <describe> > <test>`), or `outside-a-test`.
+   * (`<file> > <describe> > <test>`); outside a test (a suite's layer, a hook) `<file> > outside-a-test`,
+   * so suite-wide fixtures of files running side by side get different keys; outside Vitest `outside-a-test`.
    */
   readonly testName?: (() => string) | undefined
   /**
@@ -230,7 +234,7 @@ export const make = (
     const keepFailed = keepOf(options)
     const ctx: Builders.Context<FixturesError> = {
       sql,
-      nextKeys: Builders.keySequence(options.testName ?? (() => currentTest() ?? "outside-a-test"), keyFor),
+      nextKeys: Builders.keySequence(options.testName ?? currentTestOrFile, keyFor),
       // a failed test's rows stay for inspection when asked; the lane reports them and its sweep leaves them
       release: (table, ids) => (exit) =>
         keepFailed && Exit.isFailure(exit)

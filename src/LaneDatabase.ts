@@ -114,7 +114,7 @@ export const checkIdentity = (
 ): Effect.Effect<void, LaneDatabaseError, SqlClient.SqlClient> =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-    const rows = yield* sql<{ db: string }>`SELECT current_database() AS db`.pipe(
+    const rows = yield* sql<{ db: string }>`SELECT pg_catalog.current_database() AS db`.pipe(
       Effect.mapError((cause) => toError(target, cause))
     )
     const actual = rows[0]?.db

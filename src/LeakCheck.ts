@@ -12,6 +12,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import { Data, Effect, Layer, Option } from "effect"
 import * as DatabaseReset from "./DatabaseReset.js"
 import * as DsnGuard from "./DsnGuard.js"
+import { baselineSetting } from "./internal/variables.js"
 import * as WrittenRows from "./internal/writtenRows.js"
 import * as LaneDatabase from "./LaneDatabase.js"
 import type * as RunId from "./RunId.js"
@@ -41,12 +42,21 @@ export class LeakCheckError extends Data.TaggedError("LeakCheckError")<{
   readonly rows?: Rows | undefined
 }> {
   override get message(): string {
+    if (this.reason === "baseline-failed" && /permission denied to set parameter/i.test(this.detail)) {
+      return [
+        `Could not take the baseline of run ${this.runId} (baseline-failed): ${this.detail}`,
+        `  Why:    the lane records its run's baseline on the database (\`ALTER DATABASE … SET ${setting}\`), ` +
+        `so the next run can tell what this one left; PostgreSQL 15+ allows that only to a superuser or a ` +
+        `role granted it.`,
+        `  Fix:    as a superuser: \`GRANT SET ON PARAMETER ${setting} TO <the DSN's user>;\` (preflight checks it).`
+      ].join("\n")
+    }
     switch (this.reason) {
       case "leaked":
         return [
           `Run ${this.runId} left rows behind (leaked): ${format(this.rows ?? {})}.`,
           `  Why:    every row written after the reset was written by this run; when the tests are over, each ` +
-          `must have been removed by the test that caused it. The sweep removed them, so the next run starts clean.`,
+          `must have been removed by the test that caused it. The lane's sweep runs next and removes them (its line says what it removed); whatever it cannot remove, the next reset drops.`,
           `  Fix:    create the test's own rows with the Fixtures builders inside \`it.scoped\`, and give rows the ` +
           `workflow under test writes under its own ids to the test's scope: \`fixtures.adopt("tenders", ids)\` ` +
           `(see README, "Composing layers in a new suite").`
@@ -83,7 +93,7 @@ export const format = (rows: Rows): string =>
   Object.entries(rows).filter(([, n]) => n > 0).map(([t, n]) => `${t} ${n}`).join(", ")
 
 /** The database-level setting that carries the baseline of the run that last took one. */
-export const setting = "workflow_live.run"
+export const setting: string = baselineSetting
 
 const onTarget = <A, E>(target: DsnGuard.VerifiedTarget, effect: Effect.Effect<A, E, SqlClient.SqlClient>) =>
   Effect.scoped(
@@ -195,7 +205,7 @@ export const leftover = (target: DsnGuard.VerifiedTarget): Effect.Effect<Option.
     target,
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
-      const [row] = yield* sql<{ value: string | null }>`SELECT current_setting(${setting}, true) AS value`
+      const [row] = yield* sql<{ value: string | null }>`SELECT pg_catalog.current_setting(${setting}, true) AS value`
       const match = /^([a-z0-9_]+):(\d+)$/.exec(row?.value ?? "")
       if (match === null || (yield* lockHeldByAnotherLane(sql, target.database))) return Option.none()
       const rows = display(yield* WrittenRows.written(sql, match[2]!))

@@ -9,6 +9,7 @@
 import { createHash, randomBytes } from "node:crypto"
 import { Config, Context, Data, Effect, Either, Layer, Option, ParseResult, Schema } from "effect"
 import type { ConfigError } from "effect/ConfigError"
+import { provided } from "./internal/currentTest.js"
 
 /** The variable the run ID is read from (and written to, for workers and subprocesses). */
 export const variable = "WORKFLOW_LIVE_RUN_ID"
@@ -85,12 +86,18 @@ export const generate = (now: Date = new Date()): RunIdString => {
   return `${stamp}_${suffix}` as RunIdString
 }
 
-/** The run ID from `WORKFLOW_LIVE_RUN_ID` when set (validated), otherwise a generated one. */
-export const resolve: Effect.Effect<RunIdString, RunIdError | ConfigError> = Effect
-  .flatMap(
+/**
+ * The lane's run ID in one of its Vitest workers (what its global setup provided), else the one from
+ * `WORKFLOW_LIVE_RUN_ID` when set (validated), else a generated one.
+ */
+export const resolve: Effect.Effect<RunIdString, RunIdError | ConfigError> = Effect.suspend(() => {
+  const fromLane = provided(provideKey)
+  if (typeof fromLane === "string") return decode(fromLane, "the lane's run ID")
+  return Effect.flatMap(
     Config.option(Config.string(variable)).pipe(Config.map(Option.filter((v) => v.trim() !== ""))),
     Option.match({ onNone: () => Effect.sync(() => generate()), onSome: (value) => decode(value) })
   )
+})
 
 /** The prefix every key of a run starts with; the sweep and the leak check match on it. */
 export const prefix = (runId: RunIdString): string => `wl-${runId}-`
@@ -125,8 +132,8 @@ export const layer = (runId: string): Layer.Layer<RunId, RunIdError> =>
   Layer.effect(RunId, Effect.map(decode(runId, "RunId.layer"), of))
 
 /**
- * Provides the lane's run ID from `WORKFLOW_LIVE_RUN_ID`. The global setup sets it before any worker
- * starts, so every worker of a lane sees the same value; outside the lane one is generated per process.
+ * Provides the lane's run ID: in a worker of the lane, the one its global setup handed to every worker;
+ * elsewhere `WORKFLOW_LIVE_RUN_ID`, or one generated per process (see {@link resolve}).
  */
 export const layerConfig: Layer.Layer<RunId, RunIdError | ConfigError> = Layer.effect(
   RunId,

@@ -9,10 +9,9 @@
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type * as PgClient from "@effect/sql-pg/PgClient"
 import type { ConfigError } from "effect/ConfigError"
-import { Clock, Effect, Layer } from "effect"
+import { Clock, Layer } from "effect"
 import * as DsnGuard from "./DsnGuard.js"
 import * as Fixtures from "./Fixtures.js"
-import { provided } from "./internal/currentTest.js"
 import * as LaneDatabase from "./LaneDatabase.js"
 import * as RunId from "./RunId.js"
 
@@ -36,12 +35,7 @@ export interface Options {
  * The run's ID: the one the lane provided to this Vitest worker (`inject("workflowLiveRunId")`), else
  * `WORKFLOW_LIVE_RUN_ID`, else a generated one.
  */
-const runIdLayer: Layer.Layer<RunId.RunId, RunId.RunIdError | ConfigError> = Layer.unwrapEffect(
-  Effect.sync(() => {
-    const fromLane = provided(RunId.provideKey)
-    return typeof fromLane === "string" ? RunId.layer(fromLane) : RunId.layerConfig
-  })
-)
+const runIdLayer: Layer.Layer<RunId.RunId, RunId.RunIdError | ConfigError> = RunId.layerConfig
 
 /**
  * Live suites run on the real clock. `layer(L)` from `@effect/vitest` provides Effect's TestClock to

@@ -22,8 +22,8 @@ export interface Inventory {
 const notInExtension = (catalog: string, alias: string): string =>
   `NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = '${catalog}'::regclass AND e.objid = ${alias}.oid AND e.deptype = 'e')`
 
-const userSchema = (alias: string): string =>
-  `${alias}.nspname NOT IN ('pg_catalog', 'information_schema') AND ${alias}.nspname !~ '^pg_(toast_)?temp_'`
+const notTemporary = (alias: string): string =>
+  `${alias}.nspname !~ '^pg_(toast_)?temp_'`
 
 // one row per catalog with user-creatable objects; `rank` orders the kinds a person cares about first
 const sources: ReadonlyArray<string> = [
@@ -31,10 +31,10 @@ const sources: ReadonlyArray<string> = [
       WHEN 'm' THEN 'materialized view' WHEN 'S' THEN 'sequence' WHEN 'f' THEN 'foreign table'
       WHEN 'c' THEN 'composite type' ELSE 'relation' END AS kind, format('%I.%I', n.nspname, c.relname) AS name
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE c.oid >= 16384 AND c.relkind NOT IN ('i', 'I', 't') AND ${userSchema("n")} AND ${notInExtension("pg_class", "c")}`,
+    WHERE c.oid >= 16384 AND c.relkind NOT IN ('i', 'I', 't') AND ${notTemporary("n")} AND ${notInExtension("pg_class", "c")}`,
   `SELECT 3, 'large object', l.oid::text FROM pg_largeobject_metadata l`,
   `SELECT 4, 'schema', format('%I', n.nspname) FROM pg_namespace n
-    WHERE n.oid >= 16384 AND ${userSchema("n")} AND n.nspname !~ '^pg_toast' AND ${notInExtension("pg_namespace", "n")}`,
+    WHERE n.oid >= 16384 AND ${notTemporary("n")} AND n.nspname !~ '^pg_toast' AND ${notInExtension("pg_namespace", "n")}`,
   `SELECT 5, 'extension', format('%I', x.extname) FROM pg_extension x WHERE x.oid >= 16384`,
   `SELECT 6, CASE p.prokind WHEN 'p' THEN 'procedure' WHEN 'a' THEN 'aggregate' ELSE 'function' END,
       format('%I.%I(%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid))
@@ -68,7 +68,7 @@ const sources: ReadonlyArray<string> = [
     `SELECT 8, '${kind}', x.${name}::text FROM ${catalog} x WHERE x.oid >= 16384 AND ${notInExtension(catalog!, "x")}`
   ),
   `SELECT 9, 'subscription', s.subname::text FROM pg_subscription s
-    WHERE s.subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())`
+    WHERE s.subdbid = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())`
 ]
 
 /** The inventory query: the first `limit` objects and the total count, in one statement. */

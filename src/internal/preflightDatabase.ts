@@ -8,6 +8,7 @@ import { Duration, Effect, Either, Scope } from "effect"
 import { classify, type ConnectionProblem, fixFor } from "./pgError.js"
 import type { Check } from "./preflightProbes.js"
 import { fail, notChecked, type Outcome, pass, type Reason } from "./preflightReport.js"
+import { baselineSetting } from "./variables.js"
 
 /** What the lane needs from the PostgreSQL server behind `TENDERBOT_WORKFLOW_DB_DSN`. */
 export interface DatabaseRequirement {
@@ -141,23 +142,40 @@ const serverCheck = (run: OnServer, requirement: DatabaseRequirement, target: Ta
     })), true)
 })
 
+// the lane records its run's baseline as a database-level setting; PostgreSQL 15+ lets only a superuser,
+// or a role granted SET on it, set a placeholder parameter there
 const createdbCheck = (run: OnServer, requirement: DatabaseRequirement, target: Target): Check => ({
   check: "database CREATEDB",
   kind: "database",
   run: run((sql) =>
-    sql<{ createdb: boolean; superuser: boolean; name: string }>`
-      SELECT rolcreatedb AS createdb, rolsuper AS superuser, rolname AS name FROM pg_roles WHERE rolname = current_user
-    `.pipe(Effect.map(([row]) => {
+    Effect.gen(function*() {
+      const [row] = yield* sql<{ createdb: boolean; superuser: boolean; name: string; num: number }>`
+        SELECT rolcreatedb AS createdb, rolsuper AS superuser, rolname AS name,
+          pg_catalog.current_setting('server_version_num')::int AS num
+        FROM pg_catalog.pg_roles WHERE rolname = current_user
+      `
       if (!requirement.createdb) return pass("not required")
       if (row?.superuser) return pass(`\`${row.name}\` is a superuser`)
-      if (row?.createdb) return pass(`\`${row.name}\` has CREATEDB`)
       const name = row?.name ?? target.user
-      return fail(
-        "no-createdb",
-        `\`${name}\` has neither CREATEDB nor superuser: the reset cannot drop and create the database`,
-        `as a superuser: ALTER ROLE "${name}" CREATEDB;`
-      )
-    })))
+      if (!row?.createdb) {
+        return fail(
+          "no-createdb",
+          `\`${name}\` has neither CREATEDB nor superuser: the reset cannot drop and create the database`,
+          `as a superuser: ALTER ROLE "${name}" CREATEDB;`
+        )
+      }
+      if (row.num < 150000) return pass(`\`${name}\` has CREATEDB`)
+      // called only on 15+, where the function exists
+      const [may] = yield* sql<{ set: boolean }>`SELECT pg_catalog.has_parameter_privilege(${baselineSetting}, 'SET') AS set`
+      return may?.set
+        ? pass(`\`${name}\` has CREATEDB and may set ${baselineSetting}`)
+        : fail(
+          "no-baseline-privilege",
+          `\`${name}\` has CREATEDB but may not set ${baselineSetting} on the database, where the lane records ` +
+            `its run's baseline (PostgreSQL 15+ allows that to a superuser or a role granted it)`,
+          `as a superuser: GRANT SET ON PARAMETER ${baselineSetting} TO "${name}";`
+        )
+    }))
 })
 
 const extensionsCheck = (run: OnServer, requirement: DatabaseRequirement): Check => ({

@@ -18,6 +18,7 @@ export const reasons = [
   "database-error",
   "server-too-old",
   "no-createdb",
+  "no-baseline-privilege",
   "missing-extension",
   "not-enough-connections",
   "identity-mismatch",

@@ -29,6 +29,7 @@ export const resetReasons = [
   "database-vanished",
   "name-too-long",
   "forbidden-drop",
+  "template-not-ours",
   "protection-lost",
   "server-error"
 ] as const
@@ -200,6 +201,14 @@ const explanations: { readonly [R in ResetReason]: (f: MessageFields) => Explain
       `templates, \`__spare_<hash>\` spares and \`__old_<ms>\` retired databases; this is a bug in the harness, ` +
       `and nothing was dropped.`,
     fix: `report it with this message.`
+  }),
+  "template-not-ours": (f) => ({
+    what: `\`${f.subject}\` exists but has no harness template marker, so the reset will not drop or replace it.`,
+    why: `the reset builds its template for these migrations under that name and only ever drops a template it ` +
+      `marked; an unmarked one may be somebody's copy (or a template a killed reset left before marking it). ` +
+      `Nothing was dropped.`,
+    fix: `if it is yours, rename it: \`ALTER DATABASE "${f.subject}" RENAME TO "<another name>";\`. If it may go, ` +
+      `confirm by typing its name: \`export ${Variables.confirmDropVariable}=${f.subject}\`, or drop it yourself.`
   }),
   "protection-lost": (f) => ({
     what: `the session holding the lane's lock on \`${f.database}\` is gone: ${f.found ?? "it closed"}.`,

@@ -170,6 +170,8 @@ export interface Found {
   readonly spares: Spare.Spares
   /** The harness's other databases this reset leaves behind (older templates, ...): `prune`'s. */
   readonly stale: ReadonlyArray<string>
+  /** A database with the template's name but no template marker, confirmed by name: the template step replaces it. */
+  readonly templateConfirmed: string | undefined
 }
 
 /**
@@ -215,6 +217,13 @@ export const inspect = (
     const templateRow = existing.find((d) => d.name === ctx.template)
     const notOwned = existing.find((d) => !d.owned && (d.name === ctx.database || d.name === ctx.template))
     if (notOwned !== undefined) return yield* new StepFailure({ reason: "not-owner", step: "inspect", subject: notOwned.name })
+    // the template's name is derived, but a database may carry it without being ours (made by hand, or a
+    // reset killed between creating its template and marking it): replaced only when confirmed by name
+    const unmarkedTemplate = templateRow !== undefined && !isTemplateMarked(templateRow.comment)
+    if (unmarkedTemplate && confirmDrop !== ctx.template) {
+      return yield* new StepFailure({ reason: "template-not-ours", step: "inspect", subject: ctx.template })
+    }
+    const templateConfirmed = unmarkedTemplate ? ctx.template : undefined
     const adoption = yield* standing(current, ctx, confirmDrop, inventory)
     const connected = sessionsOf(current)
     const warm = templateRow !== undefined && isTemplateMarked(templateRow.comment)
@@ -226,7 +235,7 @@ export const inspect = (
       .filter((d) => !removed.has(d.name))
       .filter((d) => warm || !(d.owned && d.name.startsWith(ctx.prefix) && isTemplateMarked(d.comment)))
       .map((d) => d.name)
-    return { current, existing, warm, adoption, connected, spares, stale }
+    return { current, existing, warm, adoption, connected, spares, stale, templateConfirmed }
   })
 
 /** The existing database's standing: only a marked one, a confirmed one or an empty one may be dropped. */
@@ -247,7 +256,9 @@ const standing = (
 
 /** The inspect step's line. */
 export const describeFound = (found: Found): string => {
-  if (found.current === undefined) return `no database yet; ${source(found)}${staleNote(found.stale)}`
+  const lookalikes = found.spares.untouchable.length === 0 ? "" : `; ${Spare.describeUntouchable(found.spares)}`
+  const replaced = found.templateConfirmed === undefined ? "" : `; unmarked ${found.templateConfirmed} confirmed by ${confirmDropVariable}: replaced when the template is next built`
+  if (found.current === undefined) return `no database yet; ${source(found)}${replaced}${lookalikes}${staleNote(found.stale)}`
   const standing = {
     absent: "",
     marked: "marked as the harness's",
@@ -255,8 +266,7 @@ export const describeFound = (found: Found): string => {
     "adopted-empty": "unmarked but empty (no object in it), adopted"
   }[found.adoption]
   const who = found.connected.length === 0 ? "nobody connected" : `${found.connected.length} session(s) connected`
-  const lookalikes = found.spares.untouchable.length === 0 ? "" : `; ${Spare.describeUntouchable(found.spares)}`
-  return `${standing}; ${who}; ${source(found)}${lookalikes}${staleNote(found.stale)}`
+  return `${standing}; ${who}; ${source(found)}${replaced}${lookalikes}${staleNote(found.stale)}`
 }
 
 const source = (found: Found): string =>
@@ -317,7 +327,7 @@ export const keepTemplate = (session: Session, ctx: Context, found: Found, on: O
   Effect.gen(function*() {
     const { run, sql } = session
     const stale = found.existing.filter((d) =>
-      d.name.startsWith(ctx.prefix) && d.owned && (d.name === ctx.template || isTemplateMarked(d.comment))
+      d.name.startsWith(ctx.prefix) && d.owned && (isTemplateMarked(d.comment) || d.name === found.templateConfirmed)
     )
     for (const old of stale) yield* dropDatabase(session, ctx, old.name, "template", on)
     yield* run(sql`CREATE DATABASE ${sql(ctx.template)} TEMPLATE ${sql(ctx.database)}`).pipe(on("template", ctx.database))
@@ -414,7 +424,7 @@ export const prepareSpare = (
 
 /** Step "identity" on a fresh connection to the new database: it is the workflow database. */
 export const checkIdentity = (client: PgClient.PgClient, ctx: Context, on: OnFailure): Effect.Effect<string, StepFailure> =>
-  client<{ db: string }>`SELECT current_database() AS db`.pipe(
+  client<{ db: string }>`SELECT pg_catalog.current_database() AS db`.pipe(
     on("identity", ctx.database),
     Effect.flatMap(([row]) =>
       row?.db === ctx.database

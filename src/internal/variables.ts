@@ -12,6 +12,9 @@ export const developmentDsnVariable = "TENDERBOT_DB_DSN"
 /** The one database the lane may reset. */
 export const workflowDatabase = "tenderbot_workflow_test"
 
+/** The database-level setting that carries the baseline of the run that last took one (LeakCheck). */
+export const baselineSetting = "workflow_live.run"
+
 /** The variable that confirms dropping an unmarked workflow database that holds anything. */
 export const confirmDropVariable = "WORKFLOW_LIVE_CONFIRM_DROP"
 

@@ -119,7 +119,7 @@ export const sweep = (
 ): Effect.Effect<Rows | "replaced", SqlError> =>
   sql.withTransaction(
     Effect.gen(function*() {
-      const [row] = yield* sql<{ run: string | null }>`SELECT current_setting(${owner.setting}, true) AS run`
+      const [row] = yield* sql<{ run: string | null }>`SELECT pg_catalog.current_setting(${owner.setting}, true) AS run`
       if (row?.run !== owner.value) return "replaced" as const
       const tables = Object.keys(yield* countWrittenRows(sql, base))
       const order = childrenFirst(tables, yield* references(sql, tables))

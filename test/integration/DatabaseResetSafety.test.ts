@@ -1,6 +1,7 @@
 // What the reset must never do, on the real server: drop an unmarked database that holds anything
 // (whatever the connecting role can or cannot read in it), or say a half-applied migration was rolled
 // back. The sentinel databases are fingerprinted around every test.
+import { SqlClient } from "@effect/sql"
 import { Cause, Effect, Exit, Option, Redacted } from "effect"
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
@@ -8,6 +9,7 @@ import { join } from "node:path"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
 import * as DatabaseReset from "../../src/DatabaseReset.js"
 import * as DsnGuard from "../../src/DsnGuard.js"
+import * as LaneDatabase from "../../src/LaneDatabase.js"
 import * as Migrations from "../../src/Migrations.js"
 import { dropDatabases, ensureSentinels, fingerprint, withClient } from "../support/sentinels.js"
 import * as TestDatabase from "../support/testDatabase.js"
@@ -16,8 +18,10 @@ import * as TestDatabase from "../support/testDatabase.js"
 const unmarked = "wl_it_safety_unmarked"
 const migrated = "wl_it_safety_migrations"
 const ended = "wl_it_safety_session"
+const templated = "wl_it_safety_template"
+const spoofing = "wl_it_safety_spoof"
 const role = "wl_it_safety_owner"
-const ours = [unmarked, migrated, ended]
+const ours = [unmarked, migrated, ended, templated, spoofing]
 const cleanup = async () => {
   await dropDatabases(ours, ours.map(Migrations.templatePrefix))
   await withClient("postgres", (c) => c.query(`DROP ROLE IF EXISTS ${role}`))
@@ -100,6 +104,13 @@ describe("an unmarked database is dropped only when it holds nothing, or when co
       survived: "SELECT kept() AS n"
     },
     {
+      // initdb's own objects there sit below FirstNormalObjectId like everywhere else: no schema is exempt
+      name: "a table in information_schema",
+      make: ["CREATE TABLE information_schema.precious (id int)", "INSERT INTO information_schema.precious VALUES (42)"],
+      names: "table information_schema.precious",
+      survived: "SELECT count(*)::int AS n FROM information_schema.precious"
+    },
+    {
       name: "a sequence, a type and a schema",
       make: ["CREATE SCHEMA mine", "CREATE SEQUENCE mine.counter", "CREATE TYPE mood AS ENUM ('ok')"],
       names: "sequence mine.counter",
@@ -135,6 +146,64 @@ describe("an unmarked database is dropped only when it holds nothing, or when co
     const adopted = await resetAs(unmarked, {}, role)
     if (Exit.isFailure(adopted)) throw new Error(Cause.pretty(adopted.cause))
     expect(adopted.value.steps.find((s) => s.name === "inspect")?.detail).toContain("unmarked but empty (no object in it), adopted")
+  })
+})
+
+describe("a database that carries the template's name but not its marker", () => {
+  it("is refused, named, and survives; confirming it by name replaces it with a marked template", async () => {
+    const first = await resetAs(templated)
+    if (Exit.isFailure(first)) throw new Error(Cause.pretty(first.cause))
+    const template = await withClient("postgres", async (c) =>
+      (await c.query("SELECT datname FROM pg_database WHERE starts_with(datname, $1)", [Migrations.templatePrefix(templated)])).rows[0]
+        .datname as string)
+    // the harness's databases out (the workflow database, its template and spare), a person's database
+    // with the template's name in: the next reset builds a template
+    await dropDatabases([templated], [Migrations.templatePrefix(templated)])
+    await withClient("postgres", (c) => c.query(`CREATE DATABASE "${template}"`))
+    await withClient(template, (c) => c.query("CREATE TABLE precious AS SELECT 42 AS answer"))
+    const oidOf = () => withClient("postgres", async (c) =>
+      (await c.query("SELECT oid::text AS oid FROM pg_database WHERE datname = $1", [template])).rows[0]?.oid as string | undefined)
+    const impostor = await oidOf()
+
+    const error = failureOf(await resetAs(templated))
+    expect(error.reason).toBe("template-not-ours")
+    expect(error.message).toContain(`\`${template}\` exists but has no harness template marker`)
+    expect(error.message).toContain(`export WORKFLOW_LIVE_CONFIRM_DROP=${template}`)
+    expect(await withClient(template, async (c) => (await c.query("SELECT answer FROM precious")).rows[0].answer)).toBe(42)
+    expect(await oidOf()).toBe(impostor)
+
+    const confirmed = await resetAs(templated, { confirmDrop: template })
+    if (Exit.isFailure(confirmed)) throw new Error(Cause.pretty(confirmed.cause))
+    expect(confirmed.value.steps.find((s) => s.name === "inspect")?.detail).toContain(`unmarked ${template} confirmed by WORKFLOW_LIVE_CONFIRM_DROP`)
+    const comment = await withClient("postgres", async (c) =>
+      (await c.query("SELECT shobj_description(oid, 'pg_database') AS comment FROM pg_database WHERE datname = $1", [template]))
+        .rows[0].comment as string)
+    expect(comment.startsWith("workflow-live: template")).toBe(true)
+    // a new database under that name (the hand-made one was dropped, as confirmed)
+    expect(await oidOf()).not.toBe(impostor)
+  })
+})
+
+describe("the identity check cannot be answered by a database's own functions", () => {
+  it("a public.current_database() first on the search_path does not hide where the connection is", async () => {
+    // a connection that reaches `spoofing` (as a pooler mapping names could make it) where a function
+    // answers with the expected name, found first through the DSN's own search_path
+    await dropDatabases([spoofing])
+    await withClient("postgres", (c) => c.query(`CREATE DATABASE ${spoofing}`))
+    await withClient(spoofing, (c) =>
+      c.query("CREATE FUNCTION public.current_database() RETURNS name LANGUAGE sql AS $$SELECT 'wl_it_safety_expected'::name$$"))
+    const dsn = `${TestDatabase.url("wl_it_safety_expected")}?options=${encodeURIComponent("-c search_path=public,pg_catalog")}`
+    const target = await Effect.runPromise(DsnGuard.verify(Option.some(Redacted.make(dsn)), {}, { database: "wl_it_safety_expected" }))
+    const exit = await Effect.runPromiseExit(Effect.scoped(Effect.gen(function*() {
+      const client = yield* LaneDatabase.open(target, { database: spoofing, maxConnections: 1 })
+      // the function is really there and found first: the spoof works on an unqualified call
+      const [row] = yield* client<{ db: string }>`SELECT current_database() AS db`
+      expect(row?.db).toBe("wl_it_safety_expected")
+      yield* LaneDatabase.checkIdentity(target).pipe(Effect.provideService(SqlClient.SqlClient, client))
+    })))
+    const error = failureOf(exit) as unknown as LaneDatabase.LaneDatabaseError
+    expect(error.reason).toBe("identity-mismatch")
+    expect(error.actual).toBe(spoofing)
   })
 })
 

@@ -200,4 +200,30 @@ describe("HttpRecorder", () => {
     })
     expect(global()).toBe(previous)
   })
+
+  it("record: a credential-named variable no spec lists (a new API's key) is replaced too, in the URL, headers and responses", async () => {
+    const acme = "acme-4711-TOPSECRET"
+    process.env.WL_IT_ACME_API_KEY = acme
+    try {
+      await withRecorder("record", {}, async (recorder) => {
+        recorder.beginTest("suite > acme")
+        const answer = await fetch(`${base}/acme?appid=${acme}`, {
+          method: "POST",
+          headers: { "x-acme": acme, "content-type": "application/json" },
+          body: JSON.stringify({ model: "gpt-4o-mini", account: acme })
+        }).then((r) => r.text())
+        // the server saw and echoed the real key
+        expect(answer).toContain(acme)
+        expect(await recorder.endTest()).toEqual([])
+      })
+      const text = readFileSync(join(dir, "test__workflow_live__example.test.ts.json"), "utf8")
+      expect(text).not.toContain(acme)
+      const [interactions] = Object.values(JSON.parse(text).tests) as Array<Array<any>>
+      const post = interactions!.find((i) => i.request.url.includes("/acme"))
+      expect(post.request.url).toBe("{WL_IT_BASE_URL}/acme?appid={WL_IT_ACME_API_KEY}")
+      expect(post.request.json.account).toBe("{WL_IT_ACME_API_KEY}")
+    } finally {
+      delete process.env.WL_IT_ACME_API_KEY
+    }
+  })
 })

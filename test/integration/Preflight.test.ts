@@ -15,6 +15,7 @@ import * as TestDatabase from "../support/testDatabase.js"
 const database = "wl_it_preflight"
 const existing = "wl_it_preflight_exists"
 const weakRole = "wl_it_preflight_nocreatedb"
+const createdbRole = "wl_it_preflight_createdb"
 
 const apiKey = "sk-live-Xq7TopSecretKey"
 const dsnPassword = TestDatabase.secret
@@ -362,6 +363,25 @@ describe("Preflight", () => {
       expect(row(report, "database extensions").found).not.toContain("plpgsql")
       expect(row(report, "database connections")).toMatchObject({ status: "fail", reason: "not-enough-connections" })
       expectNoSecrets(...outputs(report))
+    }))
+
+  it.scopedLive("a role with CREATEDB that may not set the run's baseline parameter (PostgreSQL 15+) fails, with the grant to run", () =>
+    Effect.gen(function*() {
+      const { env } = yield* healthyApis
+      yield* Effect.acquireRelease(
+        admin(`DROP ROLE IF EXISTS ${createdbRole}; CREATE ROLE ${createdbRole} LOGIN CREATEDB PASSWORD '${dsnPassword}'`),
+        () => admin(`REVOKE ALL ON PARAMETER workflow_live.run FROM ${createdbRole}; DROP ROLE IF EXISTS ${createdbRole}`)
+      )
+      const dsn = dsnFor(database, createdbRole)
+      const before = yield* run({ ...env, TENDERBOT_WORKFLOW_DB_DSN: dsn })
+      expect(row(before, "database CREATEDB")).toMatchObject({ status: "fail", reason: "no-baseline-privilege" })
+      expect(row(before, "database CREATEDB").fix).toBe(`as a superuser: GRANT SET ON PARAMETER workflow_live.run TO "${createdbRole}";`)
+      expectNoSecrets(...outputs(before))
+      // the fix it names is enough
+      yield* admin(`GRANT SET ON PARAMETER workflow_live.run TO ${createdbRole}`)
+      const after = yield* run({ ...env, TENDERBOT_WORKFLOW_DB_DSN: dsn })
+      expect(row(after, "database CREATEDB")).toMatchObject({ status: "pass" })
+      expect(row(after, "database CREATEDB").found).toBe(`\`${createdbRole}\` has CREATEDB and may set workflow_live.run`)
     }))
 
   it.scopedLive("checks current_database() on the lane's connection when the workflow database exists", () =>

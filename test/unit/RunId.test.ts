@@ -1,6 +1,7 @@
-import { describe, expect, it } from "@effect/vitest"
+import { beforeAll, describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Layer } from "effect"
 import * as RunId from "../../src/RunId.js"
+import { currentTestOrFile } from "../../src/internal/currentTest.js"
 
 describe("RunId", () => {
   it.effect("accepts the documented format and refuses anything else with the format in the message", () =>
@@ -54,4 +55,19 @@ describe("RunId", () => {
       const refused = yield* Effect.flip(Layer.build(RunId.layer("Nope")).pipe(Effect.scoped))
       expect(refused.message).toContain("RunId.layer")
     }))
+})
+
+describe("the identity fixture keys are made under", () => {
+  let inHook: string | undefined
+  beforeAll(() => {
+    inHook = currentTestOrFile()
+  })
+
+  it("is the test, with its file, inside a test; the file outside one (a suite's layer, a hook)", () => {
+    expect(currentTestOrFile()).toBe(
+      "test/unit/RunId.test.ts > the identity fixture keys are made under > is the test, with its file, inside a test; the file outside one (a suite's layer, a hook)"
+    )
+    // two files' suite-wide fixtures, side by side in two workers, must not share keys
+    expect(inHook).toBe("test/unit/RunId.test.ts > outside-a-test")
+  })
 })

@@ -47,8 +47,20 @@ const resetNow = Effect.gen(function*() {
   }))
 })
 
-/** The detached half: the deferred work under the reset lock, silently (nobody reads its output). */
-const finishNow = Effect.flatMap(DsnGuard.make(), (target) => DatabaseReset.finishDeferredFromConfig(target))
+/**
+ * The detached half: the deferred work under the reset lock. Its output goes nowhere; the line is for a
+ * person who set the variable by hand, whose `reset` would otherwise seem to do nothing.
+ */
+const finishNow = Effect.zipRight(
+  Effect.sync(() =>
+    process.stderr.write(
+      `workflow-live reset: ${deferredVariable}=1 is set, so this ran only the deferred work of an earlier reset ` +
+        `(drop what it renamed away, clone the next spare), not a reset.\n  Fix: unset ${deferredVariable} ` +
+        `(only the reset's own background process sets it).\n`
+    )
+  ),
+  Effect.flatMap(DsnGuard.make(), (target) => DatabaseReset.finishDeferredFromConfig(target))
+)
 
 export const handler = () =>
   (process.env[deferredVariable] === "1" ? Effect.asVoid(finishNow) : resetNow).pipe(
