@@ -155,8 +155,16 @@ export interface Current {
 export const plan = (database: string, current: Current, user: string, listed: ReadonlyArray<Listed>): ReadonlyArray<Entry> => {
   const keep = [Migrations.templateName(database, current.hash), Harness.spareName(database, current.hash)]
   const stale = Harness.stale(database, keep, listed)
-  return listed.filter((d) => Harness.isHarnessName(database, d.name)).map((d): Entry => {
+  const listedHere = listed.filter((d) => Harness.isHarnessName(database, d.name) || Harness.isLookalikeName(database, d.name))
+  return listedHere.map((d): Entry => {
     const entry = (verdict: Verdict, why: string): Entry => ({ name: d.name, verdict, why, bytes: d.bytes })
+    if (!Harness.isHarnessName(database, d.name)) {
+      return entry(
+        "ignore",
+        `not a name the harness makes (\`__tpl_<hash>\`, \`__spare_<hash>\`, \`__old_<ms>\`): never touched, ` +
+          `even with the harness's marker (a database renamed by hand keeps it)`
+      )
+    }
     if (!Harness.isHarnessMarked(d.comment)) {
       return entry("ignore", `not marked as the harness's (no "${Harness.markerPrefix}" comment): never touched`)
     }

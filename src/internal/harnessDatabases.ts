@@ -44,9 +44,20 @@ export const isTemplateMarked = (comment: string | null): boolean => starts(comm
 /** Any of the harness's markers. */
 export const isHarnessMarked = (comment: string | null): boolean => starts(comment, markerPrefix)
 
-/** A name the harness makes for `database` (not the database itself). */
+// what follows `<db>__` in a name the harness makes: a template or a spare for a 12-hex migrations hash, a
+// retired database's 13-digit millisecond stamp
+const madeSuffix = /^(?:(?:tpl|spare)_[0-9a-f]{12}|old_[0-9]{13})$/
+
+/**
+ * A name the harness makes for `database` (not the database itself). Any other `<db>__*` name is a
+ * person's, even with the harness's marker on it: a renamed copy (`<db>__keep_for_bug_123`) keeps it.
+ */
 export const isHarnessName = (database: string, name: string): boolean =>
-  name.startsWith(harnessPrefix(database)) && name.length > harnessPrefix(database).length
+  name.startsWith(harnessPrefix(database)) && madeSuffix.test(name.slice(harnessPrefix(database).length))
+
+/** A `<db>__*` name the harness does not make: somebody named it so. */
+export const isLookalikeName = (database: string, name: string): boolean =>
+  name.startsWith(harnessPrefix(database)) && name.length > harnessPrefix(database).length && !isHarnessName(database, name)
 
 /** What a harness database is, from its name and comment. */
 export type Kind = "template" | "spare" | "retired" | "other"

@@ -70,7 +70,8 @@ export const maskDsn = (raw: string): string => {
   // the rest of a password, so it is never shown
   const hash = rest.indexOf("#")
   if (hash >= 0) rest = `${rest.slice(0, hash)}#…`
-  return truncate(showInvisible(head + rest))
+  // the password written once more elsewhere (`?options=-c%20x%3D<password>`) is masked there too
+  return truncate(showInvisible(scrub(head + rest, secretsOf(raw))))
 }
 
 const tryDecode = (text: string): string | undefined => {

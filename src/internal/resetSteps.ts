@@ -283,9 +283,7 @@ const staleNote = (stale: ReadonlyArray<string>): string =>
       `${stale.length > 3 ? ", ..." : ""}): \`workflow-live prune\` removes them`
 
 /** Only the workflow database, its own templates, spares and retired databases may ever be dropped. */
-const droppable = (ctx: Context, name: string): boolean =>
-  name === ctx.database || (name.startsWith(ctx.prefix) && /^[0-9a-f]{12}$/.test(name.slice(ctx.prefix.length))) ||
-  Spare.ownPattern(ctx.database, name)
+const droppable = (ctx: Context, name: string): boolean => name === ctx.database || Harness.isHarnessName(ctx.database, name)
 
 /** Drops one database the reset may drop, terminating its sessions. */
 export const dropDatabase = (session: Session, ctx: Context, name: string, step: string, on: OnFailure) =>

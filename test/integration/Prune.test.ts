@@ -21,12 +21,14 @@ const current = Migrations.templateName(db, set.hash)
 // hashes no real migration set has: only this file makes them
 const otherMigrations = `${db}__tpl_0000000000a1`
 const otherHarness = `${db}__tpl_0000000000a2`
-const retired = `${db}__old_20260101t000000`
+const retired = `${db}__old_1000000000001`
 const stale = [otherMigrations, otherHarness, retired]
 const unmarkedLookalike = `${db}__tpl_0000000000a3`
 const markedElsewhere = `${db}_tpl_0000000000a4`
 const refusedTemplate = `tenderbot__tpl_0000000000a5`
-const survivors = [unmarkedLookalike, markedElsewhere, refusedTemplate]
+// a workflow database a person kept under a name of their own: the marker came with the rename
+const renamedByHand = `${db}__keep_for_bug_123`
+const survivors = [unmarkedLookalike, markedElsewhere, refusedTemplate, renamedByHand]
 const ours = [...stale, ...survivors]
 
 const comments: Record<string, string> = {
@@ -35,7 +37,8 @@ const comments: Record<string, string> = {
   [otherHarness]: HarnessDatabases.templateMarker("0000000000a2", "0.0.1"),
   [retired]: `${HarnessDatabases.retiredMarkerPrefix} by a reset of ${db}`,
   [markedElsewhere]: HarnessDatabases.templateMarker("0000000000a4", set.harnessVersion),
-  [refusedTemplate]: HarnessDatabases.templateMarker("0000000000a5", set.harnessVersion)
+  [refusedTemplate]: HarnessDatabases.templateMarker("0000000000a5", set.harnessVersion),
+  [renamedByHand]: HarnessDatabases.managedMarker
 }
 
 const existing = (): Promise<ReadonlyArray<string>> =>
@@ -83,8 +86,8 @@ const staleOnServer = (): Promise<ReadonlyArray<string>> =>
   withClient("postgres", async (c) =>
     (await c.query<{ datname: string }>(
       `SELECT datname FROM pg_database WHERE starts_with(datname, $1) AND datname <> ALL($2)
-        AND starts_with(shobj_description(oid, 'pg_database'), 'workflow-live:') ORDER BY 1`,
-      [`${db}__`, [current, HarnessDatabases.spareName(db, set.hash)]]
+        AND starts_with(shobj_description(oid, 'pg_database'), 'workflow-live:') AND datname <> $3 ORDER BY 1`,
+      [`${db}__`, [current, HarnessDatabases.spareName(db, set.hash)], renamedByHand]
     )).rows.map((r) => r.datname))
 
 const lineOf = (output: string, name: string): string => output.split("\n").find((l) => l.includes(` ${name} `)) ?? ""
@@ -102,6 +105,7 @@ describe("workflow-live prune", () => {
     expect(lineOf(outcome.output, retired)).toMatch(/would drop .* retired by a reset/)
     expect(lineOf(outcome.output, current)).toMatch(/keep .* the template of the current migrations/)
     expect(lineOf(outcome.output, unmarkedLookalike)).toMatch(/ignore .* not marked as the harness's/)
+    expect(lineOf(outcome.output, renamedByHand)).toMatch(/ignore .* not a name the harness makes/)
     // not named like the harness's databases of this one: not even listed
     expect(outcome.output).not.toContain(markedElsewhere)
     expect(outcome.output).not.toContain(refusedTemplate)

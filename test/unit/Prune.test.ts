@@ -21,6 +21,9 @@ describe("Prune.plan", () => {
       row(`${db}__tpl_bbbbbbbbbbbb`, HarnessDatabases.templateMarker("bbbbbbbbbbbb", "1.2.0")),
       row(`${db}__tpl_cccccccccccc`, HarnessDatabases.templateMarker("cccccccccccc", "1.1.0")),
       row(`${db}__tpl_dddddddddddd`, "workflow-live: template for migrations dddddddddddd; never connect to it"),
+      row(`${db}__old_1795691894842`, `${HarnessDatabases.retiredMarkerPrefix} at 1795691894842`),
+      // renamed by hand: the marker came along, the name is a person's
+      row(`${db}__keep_for_bug_123`, HarnessDatabases.managedMarker),
       row(`${db}__old_20260101`, `${HarnessDatabases.retiredMarkerPrefix} at 20260101`),
       row(`${db}__tpl_eeeeeeeeeeee`, null),
       row(`${db}__tpl_ffffffffffff`, "made by hand"),
@@ -32,7 +35,9 @@ describe("Prune.plan", () => {
       [`${db}__tpl_bbbbbbbbbbbb`]: "drop: template of other migrations (bbbbbbbbbbbb; current aaaaaaaaaaaa)",
       [`${db}__tpl_cccccccccccc`]: "drop: template of harness 1.1.0 (this is 1.2.0)",
       [`${db}__tpl_dddddddddddd`]: "drop: template of other migrations (dddddddddddd; current aaaaaaaaaaaa)",
-      [`${db}__old_20260101`]: "drop: retired by a reset",
+      [`${db}__old_1795691894842`]: "drop: retired by a reset",
+      [`${db}__keep_for_bug_123`]: "ignore: not a name the harness makes (`__tpl_<hash>`, `__spare_<hash>`, `__old_<ms>`): never touched, even with the harness's marker (a database renamed by hand keeps it)",
+      [`${db}__old_20260101`]: "ignore: not a name the harness makes (`__tpl_<hash>`, `__spare_<hash>`, `__old_<ms>`): never touched, even with the harness's marker (a database renamed by hand keeps it)",
       [`${db}__tpl_eeeeeeeeeeee`]: `ignore: not marked as the harness's (no "workflow-live:" comment): never touched`,
       [`${db}__tpl_ffffffffffff`]: `ignore: not marked as the harness's (no "workflow-live:" comment): never touched`,
       [`${db}__tpl_999999999999`]: "not-owner: owned by dba, not me: left alone (drop it as dba)"

@@ -18,7 +18,13 @@ const cases: ReadonlyArray<readonly [string, string | undefined, string]> = [
   ["mysql://u:MyPass999@h/db", "MyPass999", "mysql://u:*****@h/db"],
   ["postgres://u@h/db#Fragment9", undefined, "postgres://u@h/db#…"],
   ["socket://u:Sock9999@/var/run/postgresql?db=x", "Sock9999", "socket://u:*****@/var/run/postgresql?db=x"],
-  ["postgres://u@h/db", undefined, "postgres://u@h/db"]
+  ["postgres://u@h/db", undefined, "postgres://u@h/db"],
+  // the password written a second time, in a setting: masked there too
+  [
+    "postgres://u:S3cretPW@h/db?options=-c%20statement_timeout%3DS3cretPW",
+    "S3cretPW",
+    "postgres://u:*****@h/db?options=-c%20statement_timeout%3D*****"
+  ]
 ]
 
 describe("maskDsn", () => {
