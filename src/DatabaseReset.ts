@@ -21,7 +21,7 @@ import { preconnect, type StreamFactory } from "./internal/preconnect.js"
 import * as ResetLock from "./internal/resetLock.js"
 import * as Run from "./internal/resetRun.js"
 import * as Spare from "./internal/resetSpare.js"
-import { type MessageFields, resetMessage, resetReasons, type SessionInfo } from "./internal/resetMessage.js"
+import { describeSession, type MessageFields, resetMessage, resetReasons, type SessionInfo } from "./internal/resetMessage.js"
 import * as Steps from "./internal/resetSteps.js"
 
 const PgClientTag = PgClient.PgClient
@@ -52,6 +52,12 @@ export type Step = Run.Step
 
 /** A session connected to a database, as `pg_stat_activity` shows it. */
 export type Session = SessionInfo
+
+/** Who holds the reset lock, in words, for a line saying what a reset waits for. */
+export const describeHolders = (holders: ReadonlyArray<Session>): string =>
+  holders.length === 0
+    ? "the reset lock is held by a session that just ended"
+    : `the reset lock is held by ${holders.map(describeSession).join("; ")} (up to ${WorkflowLiveConfig.lockTimeoutVariable})`
 
 /** What a reset did. */
 export type ResetResult = Run.ResetResult
@@ -250,7 +256,10 @@ const resetOn = (
   Effect.gen(function*() {
     const { ctx, set } = planned
     const timeout = options.lockTimeout ?? WorkflowLiveConfig.defaultLockTimeout
-    const locked = yield* record.step("lock", Steps.lock(held, ctx, timeout, on, rename), ({ read, waited }) =>
+    const onBusy = options.onLockWait === undefined
+      ? Effect.void
+      : Effect.flatMap(ResetLock.holders<Session>(held.sql, held.run, ctx.database), options.onLockWait).pipe(Effect.ignore)
+    const locked = yield* record.step("lock", Steps.lock(held, ctx, timeout, on, rename, onBusy), ({ read, waited }) =>
       `${waited > 50 ? `acquired after waiting ${Math.round(waited)} ms` : "acquired"}${read === undefined ? "" : " (the databases read with it)"}`)
     const found = yield* record.step("inspect", Steps.inspect(held, ctx, options.confirmDrop, inventory(target, options), on, locked.read), Steps.describeFound)
     const spare = options.spare === false ? undefined : found.spares.usable

@@ -33,7 +33,7 @@ const prepareSteps = (lane: Lane, afterPreflight: Effect.Effect<void>): Effect.E
     const runId = yield* Prepare.resolveRunId(lane)
     const target = yield* Prepare.guard(lane)
     // the reset's session connects and the migrations are read while preflight runs
-    const ahead = target === undefined ? undefined : yield* Prepare.ahead(target)
+    const ahead = target === undefined ? undefined : yield* Prepare.ahead(lane, target)
     const checked = yield* Prepare.preflight(lane)
     yield* afterPreflight
     if (checked.verdict === "skip") return yield* update(lane, { skip: checked.skipReason ?? "skipped by preflight" })

@@ -6,7 +6,8 @@
  * {@link sections}: every view renders the sections in that list, and report.json carries every field.
  */
 import { Effect } from "effect"
-import { appendFileSync, writeFileSync } from "node:fs"
+import { appendFileSync, rmSync, writeFileSync } from "node:fs"
+import { dirname, join } from "node:path"
 import type * as CostLedger from "./CostLedger.js"
 import * as ExternalCalls from "./ExternalCalls.js"
 import * as KeptReport from "./internal/keptReport.js"
@@ -392,6 +393,11 @@ export const write = (report: Report): Effect.Effect<void, string> =>
       writeFileSync(report.files.junit, renderJunit(report))
       const markdown = renderMarkdown(report)
       writeFileSync(report.files.summary, markdown)
+      // beside them, preflight.json is this run's only when its preflight ran: an earlier run's file (one that
+      // passed, say) would read as this run's, and CI uploads the directory
+      if (!report.phases.some((p) => p.name === "preflight")) {
+        rmSync(join(dirname(report.files.report), "preflight.json"), { force: true })
+      }
       const stepSummary = process.env.GITHUB_STEP_SUMMARY
       if (stepSummary !== undefined && stepSummary !== "") appendFileSync(stepSummary, `${markdown}\n`)
     },

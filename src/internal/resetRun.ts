@@ -83,6 +83,8 @@ export interface Options {
   readonly maintenanceDatabase?: string | undefined
   /** Called as each step finishes, for progress output. */
   readonly onStep?: OnStep
+  /** Called once when the reset lock is held by others and the reset starts waiting, with who holds it. */
+  readonly onLockWait?: ((holders: ReadonlyArray<SessionInfo>) => Effect.Effect<void>) | undefined
   /** How often a protecting session checks that it still holds its lock. Default 5 s. */
   readonly heartbeat?: Duration.DurationInput | undefined
   /** Keep a spare clone to swap in on the next reset (one more database's disk). Default true. */

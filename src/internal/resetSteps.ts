@@ -113,7 +113,8 @@ export const lock = (
   ctx: Context,
   timeout: Duration.DurationInput,
   on: OnFailure,
-  applicationName?: string
+  applicationName?: string,
+  onBusy: Effect.Effect<void> = Effect.void
 ): Effect.Effect<{ readonly waited: number; readonly read: ReadonlyArray<DatabaseRow> | undefined }, StepFailure, Scope.Scope> =>
   Effect.gen(function*() {
     const { run, sql } = session
@@ -126,8 +127,9 @@ export const lock = (
       })
     )
     const attempts = firstAttempt.pipe(
+      // the wait may last up to the lock timeout: whoever started the reset hears who it waits for, once
       Effect.catchIf((error) => error instanceof LockBusy, () =>
-        Effect.as(acquireExclusive(sql, run, ctx.database, timeout), undefined))
+        Effect.zipRight(onBusy, Effect.as(acquireExclusive(sql, run, ctx.database, timeout), undefined)))
     )
     const [waited, result] = yield* Effect.timed(Effect.either(attempts))
     if (result._tag === "Right") {

@@ -150,10 +150,22 @@ const outcomeOf = (tests: TestsOutcome, snap: Snapshot): { outcome: LaneReport.O
   if (tests._tag === "Interrupted") {
     return { outcome: "interrupted", exitCode: tests.signal === undefined ? 130 : exitCodeFor(tests.signal), reason: null }
   }
-  const failed = snap.phases.find((p) => p.status === "fail")
-  if (snap.stopped !== undefined || failed !== undefined) {
-    const phaseName = snap.stopped?.phase ?? failed!.name
-    return { outcome: "failed", exitCode: 1, reason: `failed in phase ${phaseName}: ${firstLine(snap.stopped?.detail ?? failed!.detail)}` }
+  // the first phase that failed is the cause the headline names (tests that failed, then the leak their
+  // failure left); a later failure is added to it
+  const failedPhases = snap.phases.filter((p) => p.status === "fail")
+  const first = failedPhases[0]
+  if (snap.stopped !== undefined || first !== undefined) {
+    const detailOf = (name: string, fallback: string) => firstLine(snap.stopped?.phase === name ? snap.stopped.detail : fallback)
+    const phaseName = first?.name ?? snap.stopped!.phase
+    const later = [...new Set([...failedPhases.slice(1).map((p) => p.name), ...(snap.stopped === undefined ? [] : [snap.stopped.phase])])]
+      .filter((name) => name !== phaseName)
+      .map((name) => `${name} (${detailOf(name, snap.phases.find((p) => p.name === name)?.detail ?? "")})`)
+    return {
+      outcome: "failed",
+      exitCode: 1,
+      reason: `failed in phase ${phaseName}: ${detailOf(phaseName, first?.detail ?? "")}` +
+        (later.length === 0 ? "" : `; then ${later.join("; ")}`)
+    }
   }
   if (snap.skip !== undefined) return { outcome: "skipped", exitCode: 0, reason: `skipped: ${snap.skip}` }
   return { outcome: "passed", exitCode: 0, reason: null }
@@ -239,6 +251,10 @@ export const report = (lane: Lane, tests: TestsOutcome, cleaned: Cleaned) =>
       }
     yield* print(lane, LaneReport.renderPhase(shown.phases[shown.phases.length - 1]!, lane.options.colour))
     yield* print(lane, LaneReport.renderTerminal(shown, lane.options.colour))
-    if (shown.outcome === "failed" && snap.stopped !== undefined) yield* print(lane, `\n${snap.stopped.message}`)
+    if (shown.outcome === "failed" && snap.stopped !== undefined) {
+      // the headline names the first phase that failed; a later one's message must not claim to be the cause
+      const cause = shown.reason?.startsWith(`failed in phase ${snap.stopped.phase}:`) === true
+      yield* print(lane, `\n${cause ? snap.stopped.message : `The ${snap.stopped.phase} phase failed too: ${snap.stopped.detail}`}`)
+    }
     return shown
   })

@@ -10,7 +10,7 @@ import type * as Migrations from "../Migrations.js"
 import * as Preflight from "../Preflight.js"
 import * as RunId from "../RunId.js"
 import * as WorkflowLiveConfig from "../WorkflowLiveConfig.js"
-import { found, type Found, type Lane, type LaneError, phase, type Protection, record, update } from "./state.js"
+import { found, type Found, type Lane, type LaneError, phase, progress, type Protection, record, update } from "./state.js"
 
 const binMark = "workflow-live/bin"
 
@@ -106,9 +106,14 @@ export interface Ahead {
  * session and migrations, and the read of what an earlier run left. A failure here is the reset's, reported
  * only once preflight passed; an unused session is closed with the lane.
  */
-export const ahead = (target: DsnGuard.VerifiedTarget): Effect.Effect<Fiber.Fiber<Ahead>, never, Scope.Scope> =>
+export const ahead = (lane: Lane, target: DsnGuard.VerifiedTarget): Effect.Effect<Fiber.Fiber<Ahead>, never, Scope.Scope> =>
   Effect.forkScoped(Effect.all({
-    prepared: Effect.either(DatabaseReset.prepareFromConfig(target).pipe(Effect.provide(WorkflowLiveConfig.layerConfig))),
+    prepared: Effect.either(
+      DatabaseReset.prepareFromConfig(target, {
+        // the reset waits for another lane's tests or reset: "… resetting" alone would look like a hang
+        onLockWait: (holders) => progress(lane, `resetting ${target.database}: waiting, ${DatabaseReset.describeHolders(holders)}`)
+      }).pipe(Effect.provide(WorkflowLiveConfig.layerConfig))
+    ),
     earlier: LeakCheck.leftover(target)
   }, { concurrency: 2 }))
 

@@ -5,6 +5,7 @@
  */
 import { Data, Effect } from "effect"
 import { readFileSync } from "node:fs"
+import { createRequire } from "node:module"
 import { dirname, join } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
 
@@ -50,9 +51,33 @@ export interface VitestArgs {
   readonly watch: boolean
 }
 
+interface CacOption {
+  readonly names: ReadonlyArray<string>
+  readonly rawName: string
+  readonly required?: boolean | undefined
+}
+
 interface Cac {
   parse(argv: ReadonlyArray<string>, options: { run: boolean }): { args: ReadonlyArray<string>; options: Record<string, unknown> }
-  readonly matchedCommand?: { checkUnknownOptions(): void } | undefined
+  readonly globalCommand?: { readonly options?: ReadonlyArray<CacOption> } | undefined
+  readonly matchedCommand?: { checkUnknownOptions(): void; checkOptionValue?(): void; readonly options?: ReadonlyArray<CacOption> } | undefined
+}
+
+const camel = (name: string): string => name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())
+
+/**
+ * An option that takes a value (`--config <path>`) given last or right before another option: cac turns
+ * some of these into a value of its own (`--config` became the path `true`) instead of refusing them.
+ */
+const missingValue = (raw: ReadonlyArray<string>, options: ReadonlyArray<CacOption>): string | undefined => {
+  for (const [i, arg] of raw.entries()) {
+    if (!arg.startsWith("-") || arg === "--" || arg.includes("=")) continue
+    const name = camel(arg.replace(/^-{1,2}/, ""))
+    const option = options.find((o) => o.names.includes(name))
+    const next = raw[i + 1]
+    if (option?.required === true && (next === undefined || next.startsWith("-"))) return `option \`${option.rawName}\` value is missing`
+  }
+  return undefined
 }
 
 type ParseCli = (argv: Array<string>) => { filter: ReadonlyArray<string>; options: unknown }
@@ -61,7 +86,10 @@ type ParseCli = (argv: Array<string>) => { filter: ReadonlyArray<string>; option
 // Both are taken from that chunk: the rest of `vitest/node` (Vite, the pool) is loaded by the lane while
 // preflight and the reset run, not here, before anything runs.
 const loadCli = Effect.promise(async (): Promise<{ createCli: (() => Cac) | undefined; parseCli: ParseCli }> => {
-  const node = fileURLToPath(import.meta.resolve("vitest/node"))
+  // import.meta.resolve is Node's; under vite-node (a suite that checks arguments) require's resolution finds the same file
+  const node = typeof import.meta.resolve === "function"
+    ? fileURLToPath(import.meta.resolve("vitest/node"))
+    : createRequire(import.meta.url).resolve("vitest/node")
   const chunk = /export \{ p as parseCLI \} from '(\.\/chunks\/cac\.[^']+\.js)'/.exec(readFileSync(node, "utf8"))?.[1]
   const module = chunk === undefined
     ? undefined
@@ -96,6 +124,10 @@ export const parse = (raw: ReadonlyArray<string>): Effect.Effect<VitestArgs, Vit
           const cli = createCli()
           cli.parse(["node", "vitest", "run", ...raw], { run: false })
           cli.matchedCommand?.checkUnknownOptions()
+          // `--shard` with no value: Vitest's own CLI refuses it; createVitest would fail on it after the reset
+          cli.matchedCommand?.checkOptionValue?.()
+          const missing = missingValue(raw, [...(cli.globalCommand?.options ?? []), ...(cli.matchedCommand?.options ?? [])])
+          if (missing !== undefined) throw new Error(missing)
         }
         return parseCli(["vitest", "run", ...raw])
       },

@@ -52,7 +52,10 @@ describe("WORKFLOW_LIVE_KEEP=failed", () => {
     expect(report.swept).toMatchObject({ tenders: 2 })
     expect(report.phases.find((p) => p.name === "leak check")).toMatchObject({ status: "fail" })
     expect(report.phases.find((p) => p.name === "leak check")?.detail).toContain("kept for inspection: customers 1")
-    expect(run.output).toContain("failed in phase leak check: Run keep_one left rows behind (leaked): tenders 2.")
+    // the headline names the cause, the failed test, then the leak its run left
+    expect(report.reason).toMatch(/^failed in phase tests: .*; then leak check \(Run keep_one left rows behind \(leaked\): tenders 2\.\)$/)
+    expect(run.output).toContain("The leak check phase failed too: Run keep_one left rows behind (leaked): tenders 2.")
+    expect(run.output).not.toContain("failed in phase `leak check`")
     expect(run.output).toContain("left behind by this run: tenders 2")
 
     // every view shows the same: keys, counts and the command, never a password

@@ -289,6 +289,8 @@ describe("a second lane on the same server", () => {
         env: { TENDERBOT_WORKFLOW_DB_DSN: laneDsn(), WORKFLOW_LIVE_LOCK_TIMEOUT: "2 seconds" }
       })
       expect(second.code, second.output).toBe(1)
+      // while it waits it says for whom, not only when it gives up
+      expect(second.output).toMatch(/lock {9}waiting: the reset lock is held by pid \d+, application "workflow-live lane running tests \(pid \d+\)"/)
       expect(second.output).toContain("lock-timeout")
       expect(second.output).toContain("workflow-live lane running tests")
       expect(await rowsOfRun(runId), "the running lane's rows are still there").toBeGreaterThanOrEqual(3)

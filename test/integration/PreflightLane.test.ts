@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { spawn } from "node:child_process"
-import { existsSync, mkdirSync, mkdtempSync, readFileSync } from "node:fs"
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect } from "effect"
@@ -121,6 +121,8 @@ describe("the live lane under WORKFLOW_LIVE_ON_MISSING", () => {
   it.scopedLive("skip: a guard refusal still fails the lane before anything runs", () =>
     Effect.gen(function*() {
       const dir = mkdtempSync(join(tmpdir(), "wl-preflight-lane-"))
+      // an earlier run's report, which passed: it must not stay beside this run's as if it were this run's
+      writeFileSync(join(dir, "preflight.json"), JSON.stringify({ verdict: "pass" }))
       const ran = yield* lane({
         WORKFLOW_LIVE_ON_MISSING: "skip",
         TENDERBOT_WORKFLOW_DB_DSN: TestDatabase.url("tenderbot_test", { password: dsnPassword }),
@@ -133,7 +135,8 @@ describe("the live lane under WORKFLOW_LIVE_ON_MISSING", () => {
       expect(output).toMatch(/✗ guard .*refused \(unit-test-database\)/)
       expect(output).toContain("the lane did not start")
       expect(output).not.toMatch(/SKIPPED/i)
-      // preflight never ran, so it wrote no report; whatever the lane wrote holds no secret either
+      // preflight never ran, so no preflight report is there (the earlier one removed); whatever the lane
+      // wrote holds no secret either
       expect(existsSync(join(dir, "preflight.json"))).toBe(false)
       const written = ["report.json", "summary.md"].map((f) => join(dir, f)).filter(existsSync)
       expectNoSecrets(output, ...written.map((f) => readFileSync(f, "utf8")))

@@ -32,6 +32,7 @@ const resetNow = Effect.gen(function*() {
   yield* Console.log(`workflow-live reset: \`${target.database}\` on ${target.host}:${target.port}`)
   const result = yield* DatabaseReset.fromConfig(target, {
     deferred: "leave",
+    onLockWait: (holders) => Console.log(`  lock         waiting: ${DatabaseReset.describeHolders(holders)}`),
     onStep: (step) =>
       // the DSN guard ran just before: its time belongs to the guard line
       Console.log(DatabaseReset.renderStep(step.name === "guard" ? { ...step, millis: step.millis + guarded } : step))
