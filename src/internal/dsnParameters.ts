@@ -16,6 +16,16 @@ const carried = [
   "sslnegotiation"
 ] as const
 
+/** Parameters the driver reads as numbers, and their unit. */
+const numericParameters: ReadonlyArray<readonly [string, string]> = [
+  ["statement_timeout", "milliseconds"],
+  ["lock_timeout", "milliseconds"],
+  ["idle_in_transaction_session_timeout", "milliseconds"],
+  ["query_timeout", "milliseconds"],
+  ["connect_timeout", "seconds"],
+  ["keepalives_idle", "seconds"]
+]
+
 /** Parameters read by the guard itself (where to connect, TLS) or meaningful only as the lane sets them. */
 const understood = [
   "host",
@@ -49,10 +59,16 @@ const refusedParameters: Readonly<Record<string, string>> = {
     "so the lane could not honour it. Remove it, and point the DSN at the primary"
 }
 
+/** A value the driver can read for `key`: a number where it wants one. */
+const readable = (key: string, value: string): boolean =>
+  !numericParameters.some(([name]) => name === key) || /^\s*\d+\s*$/.test(value)
+
 /** Whether a parameter survives into the corrected DSN a refusal suggests (the database goes in the path). */
-export const keptInExample = (key: string): boolean =>
-  (carried as ReadonlyArray<string>).includes(key) ||
-  ((understood as ReadonlyArray<string>).includes(key) && !["db", "dbname", "database", "password"].includes(key))
+export const keptInExample = (key: string, value = ""): boolean =>
+  readable(key, value) && (
+    (carried as ReadonlyArray<string>).includes(key) ||
+    ((understood as ReadonlyArray<string>).includes(key) && !["db", "dbname", "database", "password"].includes(key))
+  )
 
 /** The TLS modes, in libpq's meaning. */
 export const sslModes = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full", "no-verify"] as const
@@ -172,6 +188,18 @@ export const honour = (raw: string, database: string, socket: boolean): Honoured
         reason: "conflicting-database",
         detail: `the path names \`${database}\` but ?${key}= names \`${shortKey(named)}\`; psql and pg_dump would ` +
           `connect to the one in ?${key}=, the driver to the other. Remove ?${key}= from the DSN.`
+      }
+    }
+  }
+  // the driver turns these into numbers: a value that is not one reaches the server as NaN, and every
+  // connection fails (with an error that reads like a network problem)
+  for (const [key, unit] of numericParameters) {
+    const value = params.get(key)
+    if (value !== undefined && !readable(key, value)) {
+      return {
+        reason: "unsupported-parameter",
+        detail: `?${key}=${JSON.stringify(shortKey(value))} is not a whole number of ${unit}; the driver would send ` +
+          `NaN and the server refuse every connection. Use a number (e.g. ?${key}=${unit === "seconds" ? "10" : "30000"}), or remove it.`
       }
     }
   }

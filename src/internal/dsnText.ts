@@ -108,8 +108,8 @@ const fromUrl = (text: string, scheme: string, database: string): string => {
   if (url.password !== "") url.password = "PASSWORD"
   url.pathname = `/${database}`
   url.hash = ""
-  for (const key of [...url.searchParams.keys()]) {
-    if (!keptInExample(key)) url.searchParams.delete(key)
+  for (const [key, value] of [...url.searchParams.entries()]) {
+    if (!keptInExample(key, value)) url.searchParams.delete(key)
   }
   const mode = url.searchParams.get("sslmode")
   const verifiable = url.searchParams.has("sslrootcert") || mode !== "verify-ca"

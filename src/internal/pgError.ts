@@ -89,6 +89,10 @@ export const classify = (error: unknown): Classified => {
     }
   }
   const text = chain.map(messageOf).join(" | ")
+  // the server answered with an error of its own (`invalid value for parameter "statement_timeout"`,
+  // `canceling statement due to statement timeout`): not a network problem, whatever its words say
+  const sqlstate = [...chain].reverse().map(codeOf).find((c) => c !== undefined && /^[0-9A-Z]{5}$/.test(c))
+  if (sqlstate !== undefined) return { problem: "other", code: sqlstate, detail: text }
   if (/timed? ?out|timeout/i.test(text)) return { problem: "timeout", code: undefined, detail: text }
   if (/does not support SSL|SSL/i.test(text)) return { problem: "tls", code: undefined, detail: text }
   if (/terminated unexpectedly|not queryable/i.test(text)) {

@@ -355,6 +355,15 @@ const corpus: ReadonlyArray<Case> = [
   no("unsupported-parameter", "target_session_attrs", `postgres://u@h/${W}?target_session_attrs=read-write`, {
     database: W
   }),
+  // the driver would send NaN, and the server refuse every connection with an error that reads like a timeout
+  no("unsupported-parameter", "a timeout that is not a number", `postgres://u@h/${W}?statement_timeout=abc`, {
+    database: W,
+    mentions: ["?statement_timeout=", "not a whole number of milliseconds"]
+  }),
+  no("unsupported-parameter", "connect_timeout in words", `postgres://u@h/${W}?connect_timeout=ten`, {
+    database: W,
+    mentions: ["not a whole number of seconds"]
+  }),
 
   // ---- unsupported-sslmode: the lane does not guess a TLS behaviour
   no("unsupported-sslmode", "prefer", `postgres://u:PrefPw12@h/${W}?sslmode=prefer`, {

@@ -24,6 +24,13 @@ describe("pgError", () => {
     }
   })
 
+  it("a server error that mentions a timeout is the server's answer, not a network timeout", () => {
+    expect(classify(driverError("22023", 'invalid value for parameter "statement_timeout": "abc"'))).toMatchObject({ problem: "other", code: "22023" })
+    expect(classify(driverError("57014", "canceling statement due to statement timeout"))).toMatchObject({ problem: "other", code: "57014" })
+    // no SQLSTATE: the driver's own timeout
+    expect(classify(driverError(undefined, "Connection terminated due to connection timeout")).problem).toBe("timeout")
+  })
+
   it("a connection that dies after it was open is a terminated session; while connecting it stays a timeout", () => {
     expect(classify(driverError(undefined, "Client has encountered a connection error and is not queryable")).problem)
       .toBe("session-terminated")
