@@ -266,8 +266,8 @@ const allowed = (database: string, input: Input): Checked<string> => {
   const guarded = input.protectedDatabases.find((p) => p.name === database)
   if (guarded !== undefined) {
     return guarded.role === "development"
-      ? refuse("development-database", "resetting it would destroy your local development data.", database)
-      : refuse("unit-test-database", "it belongs to the unit and integration lanes; resetting it would break their runs.", database)
+      ? refuse("development-database", "Resetting it would destroy your local development data.", database)
+      : refuse("unit-test-database", "It belongs to the unit and integration lanes; resetting it would break their runs.", database)
   }
   if (serverDatabases.includes(database)) {
     return refuse(

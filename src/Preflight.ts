@@ -257,12 +257,23 @@ export const check = (options: Options = {}): Effect.Effect<Report, ConfigError>
       const entries = yield* Effect.scoped(Effect.gen(function*() {
         // a probe carries only what the spec says: no trace headers
         const client = HttpClient.withTracerPropagation(yield* HttpClient.HttpClient, false)
-        const dbChecks = spec.database === undefined
-          ? []
-          : yield* Database.databaseChecks(spec.database, yield* databaseInputs(read, spec, dsnVariable, guard))
+        const inputs = spec.database === undefined ? undefined : yield* databaseInputs(read, spec, dsnVariable, guard)
+        const dbChecks = spec.database === undefined || inputs === undefined ? [] : yield* Database.databaseChecks(spec.database, inputs)
+        // the DSN variable's row says why TENDERBOT_DB_DSN, set, is not borrowed (the guard's row then skips)
+        const borrowNote = inputs !== undefined && Either.isLeft(inputs.verdict) && inputs.verdict.left.reason === "missing-dsn" &&
+            read.laneConfig.developmentDsnSet
+          ? inputs.verdict.left.detail
+          : undefined
+        const withNote = (check: Probes.Check): Probes.Check =>
+          borrowNote === undefined || check.check !== `env ${dsnVariable}`
+            ? check
+            : {
+              ...check,
+              run: Effect.map(check.run, (o) => o.status === "fail" ? { ...o, found: `${o.found}: ${borrowNote}` } : o)
+            }
         const checks = [
           policyCheck,
-          ...spec.env.map((requirement) => Steps.envCheck(spec, options.replay)(requirement, read.values.get(requirement.variable)!)),
+          ...spec.env.map((requirement) => withNote(Steps.envCheck(spec, options.replay)(requirement, read.values.get(requirement.variable)!))),
           ...dbChecks,
           ...spec.http.map((requirement) =>
             options.replay === undefined ? Probes.httpCheck(requirement, env, client) : Steps.replayCheck(options.replay)(requirement)

@@ -160,6 +160,18 @@ describe("Preflight", () => {
       expectNoSecrets(...outputs(report))
     }))
 
+  it.scopedLive("the DSN variable unset while TENDERBOT_DB_DSN is set: one failed row, which says why it is not borrowed", () =>
+    Effect.gen(function*() {
+      const { env } = yield* healthyApis
+      const { TENDERBOT_WORKFLOW_DB_DSN: _, ...withoutDsn } = env
+      const report = yield* run({ ...withoutDsn, TENDERBOT_DB_DSN: TestDatabase.url("tenderbot", { password: dsnPassword }) })
+      expect(row(report, "env TENDERBOT_WORKFLOW_DB_DSN")).toMatchObject({ status: "fail", reason: "missing-variable" })
+      expect(row(report, "env TENDERBOT_WORKFLOW_DB_DSN").found).toMatch(/^not set: TENDERBOT_DB_DSN is set, but the lane never borrows it/)
+      expect(row(report, "database guard")).toMatchObject({ status: "skipped", reason: "not-checked" })
+      expect(report.rows.filter((r) => r.status === "fail")).toHaveLength(1)
+      expectNoSecrets(...outputs(report))
+    }))
+
   it.scopedLive("rejects a malformed URL with what is wrong with it", () =>
     Effect.gen(function*() {
       const { env } = yield* healthyApis
