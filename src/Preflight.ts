@@ -239,7 +239,8 @@ const databaseInputs = (
         Either.isRight(verdict)
           ? Effect.map(LaneDatabase.open(verdict.right, { database, maxConnections: 1, connectTimeout: timeout }), (pg) => pg as SqlClient.SqlClient)
           : Effect.dieMessage("no verified target"),
-      laneIdentity: (timeout) => Either.isRight(verdict) ? laneIdentity(verdict.right, timeout) : Effect.die("no verified target")
+      laneIdentity: (timeout) => Either.isRight(verdict) ? laneIdentity(verdict.right, timeout) : Effect.die("no verified target"),
+      confirmDrop: Option.getOrUndefined(read.laneConfig.confirmDrop)
     })
   )
 

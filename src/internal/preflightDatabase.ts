@@ -8,7 +8,9 @@ import { Duration, Effect, Either, Scope } from "effect"
 import { classify, type ConnectionProblem, fixFor } from "./pgError.js"
 import type { Check } from "./preflightProbes.js"
 import { fail, notChecked, type Outcome, pass, type Reason } from "./preflightReport.js"
-import { baselineSetting } from "./variables.js"
+import { describeInventory, inventorySql, toInventory } from "./databaseInventory.js"
+import { isManaged } from "./harnessDatabases.js"
+import { baselineSetting, confirmDropVariable } from "./variables.js"
 
 /** What the lane needs from the PostgreSQL server behind `TENDERBOT_WORKFLOW_DB_DSN`. */
 export interface DatabaseRequirement {
@@ -55,6 +57,8 @@ export interface Inputs {
   readonly open: (database: string, timeout: Duration.Duration) => Effect.Effect<SqlClient.SqlClient, unknown, Scope.Scope>
   /** Opens the lane's own connection and checks its identity. */
   readonly laneIdentity: (timeout: Duration.Duration) => Effect.Effect<Outcome>
+  /** `WORKFLOW_LIVE_CONFIRM_DROP`, when set: an unmarked workflow database of that name may be dropped. */
+  readonly confirmDrop: string | undefined
 }
 
 /** A connection problem as a row reason. */
@@ -221,19 +225,50 @@ const connectionsCheck = (run: OnServer, requirement: DatabaseRequirement): Chec
     })))
 })
 
+/**
+ * What the reset would say of an existing workflow database without the harness's marker: one that holds
+ * anything is refused there (unless confirmed by name), so preflight says it first. Read on the lane's
+ * own connection from the catalogs, like the reset's inventory.
+ */
+const standing = (inputs: Inputs, target: Target, timeout: Duration.Duration, comment: string | null): Effect.Effect<Outcome | undefined> =>
+  isManaged(comment) || inputs.confirmDrop === target.database
+    ? Effect.succeed(undefined)
+    : inputs.open(target.database, timeout).pipe(
+      Effect.flatMap((sql) => sql.unsafe<{ kind: string; name: string; total: number }>(inventorySql(5))),
+      Effect.map((rows): Outcome | undefined => {
+        const found = toInventory(rows)
+        return found.total === 0 ? undefined : fail(
+          "unmarked-database-not-empty",
+          `\`${target.database}\` exists without the harness's marker and holds ${describeInventory(found)}: the ` +
+            `reset would refuse to drop it`,
+          `if everything in it may go: export ${confirmDropVariable}=${target.database}; otherwise point the lane at another server`
+        )
+      }),
+      // unreadable here: the identity check reports the connection, the reset decides
+      Effect.orElseSucceed(() => undefined),
+      Effect.scoped
+    )
+
 const identityCheck = (run: OnServer, inputs: Inputs, target: Target, timeout: Duration.Duration): Check => ({
   check: "database identity",
   kind: "database",
   run: run((sql) =>
-    sql<{ present: boolean }>`SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = ${target.database}) AS present`.pipe(
+    sql<{ present: boolean; comment: string | null }>`
+      SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_database WHERE datname = ${target.database}) AS present,
+        (SELECT pg_catalog.shobj_description(oid, 'pg_database') FROM pg_catalog.pg_database WHERE datname = ${target.database}) AS comment
+    `.pipe(
       Effect.flatMap(([row]) =>
         row?.present
-          ? inputs.laneIdentity(timeout).pipe(Effect.map((outcome) =>
-            // a concurrent reset dropping the database (3D000, or our session terminated by its FORCE)
-            outcome.reason === "database-missing" || outcome.reason === "session-terminated" || /terminat/i.test(outcome.found)
-              ? pass(`\`${target.database}\` was dropped meanwhile (a reset is running?); the reset creates it`)
-              : outcome
-          ))
+          ? inputs.laneIdentity(timeout).pipe(
+            Effect.flatMap((outcome) =>
+              // a concurrent reset dropping the database (3D000, or our session terminated by its FORCE)
+              outcome.reason === "database-missing" || outcome.reason === "session-terminated" || /terminat/i.test(outcome.found)
+                ? Effect.succeed(pass(`\`${target.database}\` was dropped meanwhile (a reset is running?); the reset creates it`))
+                : outcome.status !== "pass"
+                ? Effect.succeed(outcome)
+                : Effect.map(standing(inputs, target, timeout, row.comment), (refused) => refused ?? outcome)
+            )
+          )
           : Effect.succeed(pass(
             `\`${target.database}\` does not exist yet: the reset creates it (identity is checked again ` +
               `on the lane's connection after the reset)`

@@ -22,6 +22,7 @@ export const reasons = [
   "missing-extension",
   "not-enough-connections",
   "identity-mismatch",
+  "unmarked-database-not-empty",
   "not-listening",
   "unauthorized",
   "server-error",

@@ -396,6 +396,25 @@ describe("Preflight", () => {
       expect(row(after, "database CREATEDB").found).toBe(`\`${createdbRole}\` has CREATEDB and may set workflow_live.run`)
     }))
 
+  it.scopedLive("an existing workflow database without the marker that holds something fails, as the reset would refuse it", () =>
+    Effect.gen(function*() {
+      const { env } = yield* healthyApis
+      yield* Effect.acquireRelease(
+        admin(`DROP DATABASE IF EXISTS ${existing} WITH (FORCE)`).pipe(Effect.andThen(admin(`CREATE DATABASE ${existing}`))),
+        () => admin(`DROP DATABASE IF EXISTS ${existing} WITH (FORCE)`)
+      )
+      yield* Effect.promise(() => withClient(existing, (c) => c.query("CREATE TABLE precious (id int)")))
+      const dsn = dsnFor(existing)
+      const report = yield* run({ ...env, TENDERBOT_WORKFLOW_DB_DSN: dsn }, { guard: { database: existing } })
+      expect(row(report, "database identity")).toMatchObject({ status: "fail", reason: "unmarked-database-not-empty" })
+      expect(row(report, "database identity").found).toContain("table public.precious")
+      expect(row(report, "database identity").fix).toContain(`export WORKFLOW_LIVE_CONFIRM_DROP=${existing}`)
+      // confirmed by name, as the reset would accept it
+      const confirmed = yield* run({ ...env, TENDERBOT_WORKFLOW_DB_DSN: dsn, WORKFLOW_LIVE_CONFIRM_DROP: existing }, { guard: { database: existing } })
+      expect(row(confirmed, "database identity")).toMatchObject({ status: "pass" })
+      expectNoSecrets(...outputs(report))
+    }))
+
   it.scopedLive("checks current_database() on the lane's connection when the workflow database exists", () =>
     Effect.gen(function*() {
       const { env } = yield* healthyApis
