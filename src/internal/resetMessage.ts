@@ -3,6 +3,7 @@
  * fix. `DatabaseResetError` builds its message here from its structured fields.
  */
 import { fixFor } from "./pgError.js"
+import { provided } from "./currentTest.js"
 import * as Variables from "./variables.js"
 
 /** Every reason a reset can fail with. */
@@ -69,6 +70,16 @@ interface Explained {
   readonly fix: string
 }
 
+/**
+ * The lock is held by the lane this process belongs to: the lane itself (its pid in the holder's
+ * application name), or, in one of its Vitest workers, the lane that handed the worker its settings.
+ */
+const ownLaneHolds = (sessions: ReadonlyArray<SessionInfo>): boolean => {
+  const lanePid = (provided("workflowLiveHttp") as { readonly lanePid?: number } | undefined)?.lanePid
+  const own = [process.pid, ...(lanePid === undefined ? [] : [lanePid])]
+  return sessions.some((s) => own.some((pid) => s.applicationName.endsWith(`lane running tests (pid ${pid})`)))
+}
+
 /** One session in words, for the message and the reset's drop line. */
 export const describeSession = (s: SessionInfo): string =>
   [
@@ -129,7 +140,14 @@ const explanations: { readonly [R in ResetReason]: (f: MessageFields) => Explain
     fix: `drop it once as its owner (\`DROP DATABASE "${f.subject}"\`), or put its owner's credentials in ` +
       `${Variables.dsnVariable}.`
   }),
-  "lock-timeout": (f) => ({
+  "lock-timeout": (f) => ownLaneHolds(f.sessions) ? {
+    what: `the lane this reset runs in holds the reset lock of \`${f.database}\` while its tests run, so a reset ` +
+      `from inside its tests (a suite's layer or a test) waits for the lane itself, and timed out.`,
+    why: `the lane reset the database before its tests and keeps it from being reset under them; a suite run by ` +
+      `the lane needs no reset of its own.`,
+    fix: `remove the reset from the suite (\`WorkflowLive.layer\` gives it the lane's database, already reset), or ` +
+      `run that suite outside the lane.`
+  } : ({
     what: `another reset of \`${f.database}\` on this server holds the reset lock, or another lane is still ` +
       `running its tests on it (application_name "${Variables.applicationName} lane running tests"), and it was ` +
       `not released in time.`,

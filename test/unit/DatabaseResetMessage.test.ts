@@ -1,0 +1,32 @@
+// A reset's lock-timeout says who it waited for; when that is the lane it runs in (a reset inside a suite
+// the lane runs), it says so instead of blaming another lane.
+import { describe, expect, it } from "vitest"
+import * as DatabaseReset from "../../src/DatabaseReset.js"
+
+const timedOut = (applicationName: string) =>
+  new DatabaseReset.DatabaseResetError({
+    reason: "lock-timeout",
+    database: "tenderbot_workflow_test",
+    subject: "tenderbot_workflow_test",
+    step: "lock",
+    where: "127.0.0.1:5432",
+    user: "postgres",
+    detail: "",
+    sessions: [{ pid: 4242, user: "postgres", applicationName, client: null, state: "idle", backendStart: null }],
+    file: undefined
+  }).message
+
+describe("a reset that timed out waiting for the lock", () => {
+  it("held by the lane of this very process: says the reset runs inside that lane, and to drop it", () => {
+    const message = timedOut(`workflow-live lane running tests (pid ${process.pid})`)
+    expect(message).toContain("the lane this reset runs in holds the reset lock")
+    expect(message).toContain("remove the reset from the suite")
+    expect(message).not.toContain("another lane")
+  })
+
+  it("held by another lane: names it as another lane's, as before", () => {
+    const message = timedOut(`workflow-live lane running tests (pid ${process.pid + 1})`)
+    expect(message).toContain("another lane is still running its tests")
+    expect(message).toContain("pid 4242")
+  })
+})
