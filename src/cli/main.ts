@@ -28,6 +28,15 @@ const root = Command.make("workflow-live").pipe(
     "Live workflow tests against PostgreSQL: guard, preflight, reset and run.",
     [
       "USAGE: workflow-live target | preflight | reset | run [--report-dir DIR] [--stand-ins] [--watch] [--http MODE] [--keep-failed] [-- vitest args] | demo [-- vitest args] | prune [--dry-run]",
+      // @effect/cli lists the commands with their usage only: what each does, in a line
+      [
+        "  target     which database the lane would reset, and whether the DSN guard accepts it (no connection)",
+        "  preflight  check the variables, the database and the APIs at once; print the report, write preflight.json",
+        "  reset      reset tenderbot_workflow_test now: swap in the spare, or create or clone it and migrate",
+        "  run        the lane: guard, preflight, reset, the workflow-live tests, leak check, sweep, report",
+        "  demo       the lane on a throwaway PostgreSQL with local API stand-ins, all removed after",
+        "  prune      drop the harness's stale databases on the server (--dry-run lists them)"
+      ].join("\n"),
       "`workflow-live <command> --help` shows a command's options."
     ]
   )),

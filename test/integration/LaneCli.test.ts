@@ -98,6 +98,11 @@ describe("workflow-live --help", () => {
         expect(outcome.output).toContain(variable)
       }
     }
+    // the commands, each with what it does in a line
+    const top = await Cli.workflowLive(["--help"], { env: { NO_COLOR: "1" } })
+    for (const command of ["target", "preflight", "reset", "run", "demo", "prune"]) {
+      expect(top.output).toMatch(new RegExp(`^  ${command} +\\S.{20,}$`, "m"))
+    }
   })
 
   it("is coloured on a terminal, and plain on a terminal with NO_COLOR", () => {
