@@ -17,6 +17,14 @@ export const variable = "WORKFLOW_LIVE_RUN_ID"
 /** The key under which the global setup provides the run ID to workers (`project.provide` / `inject`). */
 export const provideKey = "workflowLiveRunId"
 
+// here, in a module the package's entry exports, so that `inject("workflowLiveRunId")` is typed for its users
+declare module "vitest" {
+  export interface ProvidedContext {
+    /** The lane's run ID (`RunId.provideKey`): `inject("workflowLiveRunId")` in a live test. */
+    workflowLiveRunId: string
+  }
+}
+
 /** Lower-case letters and digits in groups joined by single underscores, at most 32 characters. */
 export const pattern: RegExp = /^[a-z0-9]+(?:_[a-z0-9]+)*$/
 

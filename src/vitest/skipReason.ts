@@ -9,7 +9,5 @@ export const skipKey = "workflowLiveSkip"
 declare module "vitest" {
   export interface ProvidedContext {
     workflowLiveSkip: string | undefined
-    /** The lane's run ID (`RunId.provideKey`): `inject("workflowLiveRunId")` in a live test. */
-    workflowLiveRunId: string
   }
 }
