@@ -96,13 +96,14 @@ describe("DatabaseReset on the real server", () => {
   })
 
   it("the inspect line says when stale harness databases are left, and suggests prune", async () => {
-    const stale = [`${main}__tpl_0000000000b1`, `${main}__old_20260101t000000`]
+    // templates of other migrations (a retired database or a stale spare is the deferred work's to drop)
+    const stale = [`${main}__tpl_0000000000b1`, `${main}__tpl_0000000000b3`]
     const lookalike = `${main}__tpl_0000000000b2`
     try {
       await withClient("postgres", async (c) => {
         for (const name of [...stale, lookalike]) await c.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`)
         await c.query(`COMMENT ON DATABASE ${pg.escapeIdentifier(stale[0]!)} IS 'workflow-live: template for migrations 0000000000b1; never connect to it'`)
-        await c.query(`COMMENT ON DATABASE ${pg.escapeIdentifier(stale[1]!)} IS 'workflow-live: retired'`)
+        await c.query(`COMMENT ON DATABASE ${pg.escapeIdentifier(stale[1]!)} IS 'workflow-live: template for migrations 0000000000b3; never connect to it'`)
       })
       const result = await resetOk(main)
       const inspect = result.steps.find((s) => s.name === "inspect")?.detail ?? ""
