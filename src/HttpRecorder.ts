@@ -19,6 +19,7 @@ import type * as EgressGuard from "./internal/egressGuard.js"
 import type * as FileRecorder from "./internal/fileRecorder.js"
 import { type Candidate, nearest } from "./internal/nearestRequest.js"
 import type { TestName } from "./internal/recordingDispatcher.js"
+import { namedCredentials } from "./internal/credentials.js"
 
 /** The setting that chooses live, record or replay. */
 export const modeVariable = "WORKFLOW_LIVE_HTTP"
@@ -212,27 +213,15 @@ export const outsideTest: string = outside
 /** A test file's recorder in a worker (see {@link install}). */
 export type Recorder = FileRecorder.Recorder
 
-/**
- * A variable whose name says it holds a credential (`ACME_API_KEY`, `GITHUB_TOKEN`, `PGPASSWORD`, ...):
- * its value is a secret too, though no preflight spec lists it, so a new API's key never reaches a cassette.
- */
-export const credentialVariable: RegExp = /(?:^|_)(?:API_?KEY|KEY|TOKEN|SECRET|PASSWORD|PASSWD|PASS|PWD|CREDENTIALS?|AUTH)(?:_|$)/i
-
-// a credential-named variable's value is removed wherever it appears: too short a value (`1`, `true`)
-// would turn unrelated text into `{VARIABLE}`
-const minimumSecretLength = 6
-
 const canonFrom = (provided: Provided): Canon => {
-  const values = (variables: Iterable<string>) =>
-    [...variables].flatMap((variable) => {
+  const values = (variables: ReadonlyArray<string>) =>
+    variables.flatMap((variable) => {
       const value = process.env[variable]?.trim() ?? ""
       return value === "" ? [] : [{ variable, value }]
     })
-  const named = Object.keys(process.env).filter((variable) =>
-    credentialVariable.test(variable) && !provided.secretVariables.includes(variable) &&
-    (process.env[variable]?.trim().length ?? 0) >= minimumSecretLength
-  ).sort()
-  return { bases: values(provided.baseVariables), secrets: values([...provided.secretVariables, ...named]) }
+  // a credential-named variable no spec lists (a new API's key) is a secret too
+  const named = namedCredentials(process.env).filter((c) => !provided.secretVariables.includes(c.variable))
+  return { bases: values(provided.baseVariables), secrets: [...values(provided.secretVariables), ...named] }
 }
 
 const loopback = new Set(["localhost", "127.0.0.1", "::1", "[::1]"])

@@ -14,6 +14,7 @@
  * {@link finish} renders the whole run as one {@link LaneReport.Report}.
  */
 import { Effect, Ref, type Scope } from "effect"
+import * as SecretScrub from "./internal/secretScrub.js"
 import * as LaneReport from "./LaneReport.js"
 import * as Finish from "./lane/finish.js"
 import * as Prepare from "./lane/prepare.js"
@@ -24,6 +25,13 @@ import * as WorkflowLiveConfig from "./WorkflowLiveConfig.js"
 export { isReady, LaneError, make, sinceLastPhase, snapshot } from "./lane/state.js"
 export { recordStart } from "./lane/prepare.js"
 export type { Lane, Options, Protection, Snapshot, TestsOutcome } from "./lane/state.js"
+
+/**
+ * Replaces the secrets the lane knows in everything this process writes (its lines, Vitest's reporter, a
+ * test's console output) until the scope closes; the report value is scrubbed in {@link finish}.
+ */
+export const scrubOutput = (lane: Lane): Effect.Effect<void, never, Scope.Scope> =>
+  SecretScrub.scrubOutput(Finish.secrets(lane))
 
 /** The phases of a lane, in order. */
 export const phaseNames = LaneReport.phaseNames

@@ -2,10 +2,13 @@
 import { Effect, Either, Ref } from "effect"
 import type * as DsnGuard from "../DsnGuard.js"
 import * as ExternalCalls from "../ExternalCalls.js"
+import { laneSecrets, scrubDeep } from "../internal/secretScrub.js"
 import { exitCodeFor } from "../internal/signals.js"
 import { firstLine } from "../internal/terminal.js"
 import * as LaneReport from "../LaneReport.js"
 import * as LeakCheck from "../LeakCheck.js"
+import * as Preflight from "../Preflight.js"
+import * as WorkflowLiveConfig from "../WorkflowLiveConfig.js"
 import * as Keep from "./keep.js"
 import { found, isReady, type Lane, LaneError, phase, print, record, type Snapshot, snapshot, type TestsOutcome, update } from "./state.js"
 
@@ -222,6 +225,17 @@ const buildReport = (
 }
 
 /**
+ * The secrets the lane knows (the DSN's password, the spec's API keys, credential-named variables): none
+ * may reach its output, even inside a test's error message.
+ */
+export const secrets = (lane: Lane): ReadonlyArray<string> =>
+  laneSecrets(
+    process.env,
+    WorkflowLiveConfig.dsnVariable,
+    ExternalCalls.apisOf(lane.options.preflight?.spec ?? Preflight.defaultSpec, WorkflowLiveConfig.dsnVariable).secretVariables
+  )
+
+/**
  * Report: one value, written as report.json, junit.xml, summary.md (and $GITHUB_STEP_SUMMARY), then printed.
  * Its own phase, and the lane's duration, run up to the moment the files are written: the write itself and
  * what the process does after it cannot be in the report they are part of.
@@ -239,7 +253,8 @@ export const report = (lane: Lane, tests: TestsOutcome, cleaned: Cleaned) =>
       detail: `report.json, junit.xml, summary.md in ${lane.options.reportDir}` +
         (process.env.GITHUB_STEP_SUMMARY ? ", $GITHUB_STEP_SUMMARY" : "")
     }
-    const final: LaneReport.Report = { ...draft, phases: [...draft.phases, phase] }
+    // every view renders this one value: scrubbed once here, none of them can show a secret
+    const final: LaneReport.Report = scrubDeep({ ...draft, phases: [...draft.phases, phase] }, secrets(lane))
     const written = yield* Effect.either(LaneReport.write(final))
     const shown: LaneReport.Report = written._tag === "Right"
       ? final

@@ -52,6 +52,7 @@ export const start = async (project: TestProject): Promise<() => Promise<void>> 
   const lane = await Effect.runPromise(
     Lane.make({ reportDir, colour: colourFor(process.stderr), print, external: external.value })
   )
+  await Effect.runPromise(Scope.extend(Lane.scrubOutput(lane), scope))
   await Effect.runPromise(Scope.extend(Lane.prepare(lane), scope))
   const snap = await Effect.runPromise(Lane.snapshot(lane))
   if (!Lane.isReady(snap)) {

@@ -102,6 +102,7 @@ export const run = (options: Options): Effect.Effect<LaneReport.Report> =>
   Effect.uninterruptibleMask((restore) =>
     Effect.gen(function*() {
       const lane = yield* Lane.make(options)
+      yield* Lane.scrubOutput(lane)
       yield* Lane.recordStart(lane)
       // closed by the lane's steps (the exit phase, the end of the tests); on a defect, by the outer scope
       const laneScope = yield* Effect.acquireRelease(Scope.make(), (scope) => Scope.close(scope, Exit.void))

@@ -7,6 +7,7 @@ import { join } from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
 import type * as LaneReport from "../../src/LaneReport.js"
 import * as Cli from "../support/cli.js"
+import * as TestDatabase from "../support/testDatabase.js"
 import { laneDsn, probeConfig, readReport, rowsPerTable } from "../support/lane.js"
 
 const dir = mkdtempSync(join(tmpdir(), "wl-lane-verdicts-"))
@@ -162,6 +163,24 @@ describe("live suites run on the real clock", () => {
 })
 
 describe("Vitest arguments are checked before anything runs", () => {
+  it("a test that fails quoting the DSN's password and the API keys: no output, report or summary shows them", async () => {
+    const acme = "acme-Probe-Secret-77"
+    const run = await lane("secret-error", ["test/support/lane/secret-error.live.ts"], {
+      TENDERBOT_WORKFLOW_DB_DSN: laneDsn(TestDatabase.secret),
+      WL_PROBE_ACME_API_KEY: acme
+    })
+    expectFailedEverywhere(run, "tests")
+    // the error and the console line were there, masked
+    expect(run.output).toContain("could not reach postgres://")
+    expect(run.output).toContain("*****")
+    const written = [run.output, JSON.stringify(run.report), run.junit, run.summary, run.stepSummary]
+    for (const text of written) {
+      expect(text).not.toContain(TestDatabase.secret)
+      expect(text).not.toContain(acme)
+      expect(text).not.toContain("stand-in-key")
+    }
+  })
+
   it("a misspelled option is refused, naming it, with no reset and no stack", async () => {
     const reportDir = join(dir, "misspelled")
     const { code, output } = await Cli.workflowLive(["run", "--report-dir", reportDir, "--", "--shrad", "1/2"], {
