@@ -178,6 +178,8 @@ const openSession = (
     const sql = yield* LaneDatabase.open(target, {
       database: ctx.maintenance,
       applicationName: name,
+      // every name it uses is the system's: no function or view of the maintenance database answers instead
+      catalogOnly: true,
       maxConnections: 1,
       connectTimeout: options.connectTimeout,
       idleTimeout: Duration.zero,
@@ -195,7 +197,8 @@ const openSession = (
 /** What an unmarked database holds, read on a connection to it; what cannot be read counts as something. */
 const inventory = (target: DsnGuard.VerifiedTarget, options: Options): Effect.Effect<Inventory, Steps.StepFailure> =>
   Effect.scoped(
-    LaneDatabase.open(target, { applicationName, maxConnections: 1, connectTimeout: options.connectTimeout }).pipe(
+    // the database being judged must not answer for itself through functions of its own
+    LaneDatabase.open(target, { applicationName, maxConnections: 1, connectTimeout: options.connectTimeout, catalogOnly: true }).pipe(
       Effect.flatMap((sql) => sql.unsafe<{ kind: string; name: string; total: number }>(inventorySql(5))),
       Effect.map(toInventory)
     )

@@ -94,6 +94,7 @@ export const open = (
     readonly onConnect?: PgPool.PoolOptions["onConnect"]
     readonly stream?: PgPool.PoolOptions["stream"]
     readonly probe?: PgPool.PoolOptions["probe"]
+    readonly catalogOnly?: boolean | undefined
   } = {}
 ): Effect.Effect<PgClient.PgClient, SqlError, Scope.Scope> =>
   PgPool.open(endpoint(target), {
@@ -105,7 +106,8 @@ export const open = (
     keepAlive: options.keepAlive,
     onConnect: options.onConnect,
     stream: options.stream,
-    probe: options.probe
+    probe: options.probe,
+    catalogOnly: options.catalogOnly
   })
 
 /** Checks `current_database()` on the client against the target: the last word on where writes go. */

@@ -237,7 +237,11 @@ const databaseInputs = (
       developmentDsnSet: read.laneConfig.developmentDsnSet,
       open: (database, timeout) =>
         Either.isRight(verdict)
-          ? Effect.map(LaneDatabase.open(verdict.right, { database, maxConnections: 1, connectTimeout: timeout }), (pg) => pg as SqlClient.SqlClient)
+          ? Effect.map(
+            // catalog reads only (the maintenance database, the workflow database's inventory)
+            LaneDatabase.open(verdict.right, { database, maxConnections: 1, connectTimeout: timeout, catalogOnly: true }),
+            (pg) => pg as SqlClient.SqlClient
+          )
           : Effect.dieMessage("no verified target"),
       laneIdentity: (timeout) => Either.isRight(verdict) ? laneIdentity(verdict.right, timeout) : Effect.die("no verified target"),
       confirmDrop: Option.getOrUndefined(read.laneConfig.confirmDrop)

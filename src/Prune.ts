@@ -228,7 +228,8 @@ const lock = (
       database: maintenance,
       applicationName,
       maxConnections: 1,
-      connectTimeout: options.connectTimeout
+      connectTimeout: options.connectTimeout,
+      catalogOnly: true
     }).pipe(Effect.mapError(cannot))
     const run = ResetLock.runOn(yield* Effect.mapError(sql.reserve, cannot))
     const timeout = options.dryRun === true ? Duration.zero : options.lockTimeout ?? WorkflowLiveConfig.defaultLockTimeout

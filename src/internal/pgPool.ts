@@ -46,6 +46,21 @@ export interface PoolOptions {
    * for a session whose first statement follows at once and fails the same way.
    */
   readonly probe?: "query" | "connect" | undefined
+  /**
+   * A session that reads and changes only the catalogs (the reset's, prune's, preflight's): its
+   * `search_path` is pinned to `pg_catalog` after the DSN's own options, so no function or view a
+   * database holds (`public.pg_database`, `public.shobj_description`) can answer in place of the system's.
+   */
+  readonly catalogOnly?: boolean | undefined
+}
+
+const pinnedSearchPath = "-c search_path=pg_catalog"
+
+/** The `options` startup parameter: the DSN's (else PGOPTIONS, as the driver would), pinned for a catalog session. */
+const startupOptions = (endpoint: Endpoint, options: PoolOptions): Record<string, string> => {
+  if (options.catalogOnly !== true) return {}
+  const own = (endpoint.driverOptions["options"] ?? process.env["PGOPTIONS"] ?? "").trim()
+  return { options: own === "" ? pinnedSearchPath : `${own} ${pinnedSearchPath}` }
 }
 
 const poolConfig = (endpoint: Endpoint, options: PoolOptions, connectMillis: number): pg.PoolConfig => {
@@ -53,6 +68,7 @@ const poolConfig = (endpoint: Endpoint, options: PoolOptions, connectMillis: num
   const keepAlive = options.keepAlive ?? endpoint.keepAlive
   return {
     ...endpoint.driverOptions,
+    ...startupOptions(endpoint, options),
     host: endpoint.host,
     port: endpoint.port,
     ...(endpoint.user === "" ? {} : { user: endpoint.user }),

@@ -27,8 +27,8 @@ const cleanup = async () => {
   await withClient("postgres", (c) => c.query(`DROP ROLE IF EXISTS ${role}`))
 }
 
-const resetAs = async (database: string, options: DatabaseReset.Options = {}, user?: string) => {
-  const dsn = TestDatabase.url(database, user === undefined ? {} : { user })
+const resetAs = async (database: string, options: DatabaseReset.Options = {}, user?: string, query = "") => {
+  const dsn = `${TestDatabase.url(database, user === undefined ? {} : { user })}${query}`
   const target = await Effect.runPromise(DsnGuard.verify(Option.some(Redacted.make(dsn)), {}, { database }))
   return Effect.runPromiseExit(DatabaseReset.reset(target, options))
 }
@@ -204,6 +204,23 @@ describe("the identity check cannot be answered by a database's own functions", 
     const error = failureOf(exit) as unknown as LaneDatabase.LaneDatabaseError
     expect(error.reason).toBe("identity-mismatch")
     expect(error.actual).toBe(spoofing)
+  })
+})
+
+describe("the reset's catalog reads cannot be answered by a database's own functions", () => {
+  it("a public.shobj_description() in the maintenance database, first on the DSN's search_path, does not make a database the harness's", async () => {
+    await handMade(["CREATE TABLE precious AS SELECT 42 AS answer"])
+    const forged = "CREATE FUNCTION public.shobj_description(oid, name) RETURNS text LANGUAGE sql AS " +
+      "$$SELECT 'workflow-live: managed by @tenderbot/workflow-live; every reset drops and recreates it'::text$$"
+    await withClient("postgres", (c) => c.query(forged))
+    try {
+      const exit = await resetAs(unmarked, {}, role, `?options=${encodeURIComponent("-c search_path=public,pg_catalog")}`)
+      const error = failureOf(exit)
+      expect(error.reason).toBe("unmarked-database-not-empty")
+      expect(await withClient(unmarked, async (c) => (await c.query("SELECT answer FROM precious")).rows[0].answer)).toBe(42)
+    } finally {
+      await withClient("postgres", (c) => c.query("DROP FUNCTION IF EXISTS public.shobj_description(oid, name)"))
+    }
   })
 })
 
