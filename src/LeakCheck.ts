@@ -42,6 +42,17 @@ export class LeakCheckError extends Data.TaggedError("LeakCheckError")<{
   readonly rows?: Rows | undefined
 }> {
   override get message(): string {
+    if ((this.reason === "count-failed" || this.reason === "sweep-failed") && /lock timeout/i.test(this.detail)) {
+      return [
+        `Could not ${this.reason === "count-failed" ? "count" : "remove"} the rows written by run ${this.runId} ` +
+        `(${this.reason}): ${this.detail}`,
+        `  Why:    another session held a lock on one of the tables for more than ${lockTimeout} (an open ` +
+        `transaction a test or a person left, a \`LOCK TABLE\`); the lane does not wait for it longer, so that ` +
+        `it can end (and honour Ctrl-C).`,
+        `  Fix:    find it (\`SELECT pid, application_name, state, xact_start, query FROM pg_stat_activity WHERE ` +
+        `datname = current_database()\`) and end it, then run the lane again; the next reset drops whatever is left.`
+      ].join("\n")
+    }
     if (this.reason === "baseline-failed" && /permission denied to set parameter/i.test(this.detail)) {
       return [
         `Could not take the baseline of run ${this.runId} (baseline-failed): ${this.detail}`,
@@ -95,9 +106,18 @@ export const format = (rows: Rows): string =>
 /** The database-level setting that carries the baseline of the run that last took one. */
 export const setting: string = baselineSetting
 
+/**
+ * How long the leak check and the sweep wait for a lock a session of someone else's holds on a table
+ * (an open transaction a test left, a person's `LOCK TABLE`): they fail saying so instead of waiting as
+ * long as it is held, which would keep the lane from ending (and from honouring a signal).
+ */
+export const lockTimeout = "10s"
+
 const onTarget = <A, E>(target: DsnGuard.VerifiedTarget, effect: Effect.Effect<A, E, SqlClient.SqlClient>) =>
   Effect.scoped(
-    Effect.flatMap(DsnGuard.assertVerified(target), () => effect).pipe(
+    Effect.flatMap(DsnGuard.assertVerified(target), () =>
+      // one connection (maxConnections 1): the setting holds for every statement that follows on it
+      Effect.zipRight(Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe(`SET lock_timeout = '${lockTimeout}'`)), effect)).pipe(
       Effect.provide(
         LaneDatabase.layer({ maxConnections: 1 }).pipe(Layer.provide(Layer.succeed(DsnGuard.VerifiedTarget, target)))
       )

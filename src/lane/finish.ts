@@ -3,7 +3,7 @@ import { Effect, Either, Ref } from "effect"
 import type * as DsnGuard from "../DsnGuard.js"
 import * as ExternalCalls from "../ExternalCalls.js"
 import { laneSecrets, scrubDeep } from "../internal/secretScrub.js"
-import { exitCodeFor } from "../internal/signals.js"
+import { exitCodeFor, receivedSignal, receivedSignalAt } from "../internal/signals.js"
 import { firstLine } from "../internal/terminal.js"
 import * as LaneReport from "../LaneReport.js"
 import * as LeakCheck from "../LeakCheck.js"
@@ -150,8 +150,11 @@ export const exit = (lane: Lane, release: Effect.Effect<void>) =>
   )
 
 const outcomeOf = (tests: TestsOutcome, snap: Snapshot): { outcome: LaneReport.Outcome; exitCode: number; reason: string | null } => {
-  if (tests._tag === "Interrupted") {
-    return { outcome: "interrupted", exitCode: tests.signal === undefined ? 130 : exitCodeFor(tests.signal), reason: null }
+  // a signal after the tests (during the leak check or the sweep, which still run to the end) is an
+  // interruption too: a cancelled run never reads as passed
+  const signal = tests._tag === "Interrupted" ? tests.signal ?? receivedSignal() : receivedSignal()
+  if (tests._tag === "Interrupted" || signal !== undefined) {
+    return { outcome: "interrupted", exitCode: signal === undefined ? 130 : exitCodeFor(signal), reason: null }
   }
   // the first phase that failed is the cause the headline names (tests that failed, then the leak their
   // failure left); a later failure is added to it
@@ -175,10 +178,29 @@ const outcomeOf = (tests: TestsOutcome, snap: Snapshot): { outcome: LaneReport.O
 }
 
 /** `INTERRUPTED by SIGINT during tests ...`: one line saying what was running, what was swept, the exit code. */
-const interruptedReason = (lane: Lane, tests: TestsOutcome, snap: Snapshot, swept: LaneReport.Rows | null, exitCode: number): string => {
-  const during = [...snap.phases].reverse().find((p) => p.detail.startsWith("interrupted"))?.name ?? "tests"
+/** The phase that was running at `at` (phases run back to back from `origin`), if one was. */
+const phaseAt = (snap: Snapshot, origin: number, at: number | undefined): string | undefined => {
+  if (at === undefined) return undefined
+  let end = origin
+  for (const phase of snap.phases) {
+    end += phase.ms
+    if (at <= end) return phase.name
+  }
+  return undefined
+}
+
+const interruptedReason = (
+  lane: Lane,
+  tests: TestsOutcome,
+  snap: Snapshot,
+  swept: LaneReport.Rows | null,
+  exitCode: number,
+  origin: number
+): string => {
+  const during = [...snap.phases].reverse().find((p) => p.detail.startsWith("interrupted"))?.name ??
+    (tests._tag === "Interrupted" ? "tests" : phaseAt(snap, origin, receivedSignalAt()) ?? "the report")
   const running = tests._tag === "Interrupted" ? tests.tests?.running ?? [] : []
-  const signal = tests._tag === "Interrupted" ? tests.signal ?? "a signal" : "a signal"
+  const signal = (tests._tag === "Interrupted" ? tests.signal : undefined) ?? receivedSignal() ?? "a signal"
   const sweptText = swept === null
     ? snap.protection === undefined
       ? "nothing to sweep (no test had started)"
@@ -212,7 +234,7 @@ const buildReport = (
     durationMs: time.now - time.origin,
     outcome,
     exitCode,
-    reason: outcome === "interrupted" ? interruptedReason(lane, tests, snap, cleaned.swept, exitCode) : reason,
+    reason: outcome === "interrupted" ? interruptedReason(lane, tests, snap, cleaned.swept, exitCode, time.origin) : reason,
     phases: snap.phases,
     tests: tests._tag === "NotRun" ? null : tests.tests,
     leaks: cleaned.leaks,

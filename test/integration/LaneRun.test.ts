@@ -181,6 +181,37 @@ describe("workflow-live run interrupted before its tests", () => {
   }, 120_000)
 })
 
+describe("workflow-live run interrupted after its tests", () => {
+  it("a signal during a leak check that waits on a lock: the lock wait ends, the verdict is INTERRUPTED, exit 130", async () => {
+    const runId = `sig_after_${process.pid}`
+    const ready = join(dir, `${runId}.ready`)
+    const lane = Cli.startWorkflowLive(
+      ["run", "--stand-ins", "--report-dir", join(dir, runId), "--", "--config", probeConfig, "lock-table"],
+      { env: { TENDERBOT_WORKFLOW_DB_DSN: laneDsn(), WORKFLOW_LIVE_RUN_ID: runId, WORKFLOW_LIVE_PROBE_READY: ready } }
+    )
+    try {
+      // the tests are over and the leak check waits on the probe's lock
+      await Cli.waitFor(() => /✓ tests /.test(lane.output()), 90_000, "the tests phase to end")
+      await new Promise((resolve) => setTimeout(resolve, 500))
+      const signalled = performance.now()
+      lane.kill("SIGINT")
+      const outcome = await lane.exited
+      // bounded by the leak check's and the sweep's lock timeout, not by the lock holder
+      expect(performance.now() - signalled, outcome.output).toBeLessThan(35_000)
+      expect(outcome.code, outcome.output).toBe(130)
+      expect(outcome.output).not.toMatch(/PASSED/)
+      expect(outcome.output.match(/INTERRUPTED/g), outcome.output).toHaveLength(1)
+      expect(outcome.output).toMatch(/by SIGINT during (leak check|sweep)/)
+      const report = readReport(join(dir, runId))
+      expect(report).toMatchObject({ outcome: "interrupted", exitCode: 130 })
+      expect(report.phases.find((p) => p.name === "leak check")?.detail).toMatch(/lock timeout/)
+    } finally {
+      lane.kill("SIGKILL")
+      await withClient("postgres", (c) => c.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'wl-probe-locker'"))
+    }
+  }, 120_000)
+})
+
 describe("after a lane was killed", () => {
   it("the next run's reset says what it removed: the dead run's ID, tables and counts", async () => {
     const runId = `killed_${process.pid}`
