@@ -382,24 +382,76 @@ export const renderJunit = (report: Report): string => {
   ].join("\n")
 }
 
+const messageOf = (e: unknown): string => e instanceof Error ? e.message : String(e)
+
 /**
- * Writes report.json, junit.xml and summary.md, and appends summary.md to `$GITHUB_STEP_SUMMARY` when it
- * is set. Fails with one line naming the file that could not be written.
+ * Writes report.json, junit.xml and summary.md, each tried whatever happened to the others (an earlier
+ * run's file is removed first, so none can stay beside this run's), and removes an earlier run's
+ * preflight.json when this run's preflight did not run. Returns what could not be written, in words.
  */
-export const write = (report: Report): Effect.Effect<void, string> =>
-  Effect.try({
-    try: () => {
-      writeFileSync(report.files.report, `${JSON.stringify(report, null, 2)}\n`)
-      writeFileSync(report.files.junit, renderJunit(report))
-      const markdown = renderMarkdown(report)
-      writeFileSync(report.files.summary, markdown)
-      // beside them, preflight.json is this run's only when its preflight ran: an earlier run's file (one that
-      // passed, say) would read as this run's, and CI uploads the directory
-      if (!report.phases.some((p) => p.name === "preflight")) {
-        rmSync(join(dirname(report.files.report), "preflight.json"), { force: true })
+const writeFiles = (report: Report): ReadonlyArray<string> => {
+  const problems: Array<string> = []
+  const files: ReadonlyArray<readonly [string, () => string]> = [
+    [report.files.report, () => `${JSON.stringify(report, null, 2)}\n`],
+    [report.files.junit, () => renderJunit(report)],
+    [report.files.summary, () => renderMarkdown(report)]
+  ]
+  for (const [file, render] of files) {
+    try {
+      rmSync(file, { force: true })
+    } catch {
+      // a directory in its place: the write below says so
+    }
+    try {
+      writeFileSync(file, render())
+    } catch (e) {
+      problems.push(`could not write ${file}: ${messageOf(e)}`)
+    }
+  }
+  // beside them, preflight.json is this run's only when its preflight ran: an earlier run's file (one that
+  // passed, say) would read as this run's, and CI uploads the directory
+  if (!report.phases.some((p) => p.name === "preflight")) {
+    try {
+      rmSync(join(dirname(report.files.report), "preflight.json"), { force: true })
+    } catch (e) {
+      problems.push(`could not remove an earlier run's preflight.json: ${messageOf(e)}`)
+    }
+  }
+  return problems
+}
+
+/** The report as it stands once writing it failed: failed in phase `report` (an interruption stays one). */
+const unwritten = (report: Report, problems: ReadonlyArray<string>): Report => {
+  const detail = problems.join("; ")
+  const interrupted = report.outcome === "interrupted"
+  return {
+    ...report,
+    outcome: interrupted ? "interrupted" : "failed",
+    exitCode: interrupted ? report.exitCode : 1,
+    reason: interrupted || report.outcome === "failed" ? report.reason : `failed in phase report: ${detail}`,
+    phases: report.phases.map((p) => p.name === "report" ? { ...p, status: "fail" as const, detail } : p)
+  }
+}
+
+/**
+ * Writes report.json, junit.xml and summary.md, then appends summary.md to `$GITHUB_STEP_SUMMARY` when it
+ * is set, and returns the report as written. When one of them cannot be written the lane has failed in its
+ * `report` phase: the files that can be written are rewritten to say so, and the step summary gets that
+ * version, so no file the run leaves reads as passed while it exits 1.
+ */
+export const write = (report: Report): Effect.Effect<Report> =>
+  Effect.sync(() => {
+    const problems = writeFiles(report)
+    let final = problems.length === 0 ? report : unwritten(report, problems)
+    if (final !== report) writeFiles(final)
+    const stepSummary = process.env.GITHUB_STEP_SUMMARY
+    if (stepSummary !== undefined && stepSummary !== "") {
+      try {
+        appendFileSync(stepSummary, `${renderMarkdown(final)}\n`)
+      } catch (e) {
+        final = unwritten(final, [...problems, `could not append to $GITHUB_STEP_SUMMARY (${stepSummary}): ${messageOf(e)}`])
+        writeFiles(final)
       }
-      const stepSummary = process.env.GITHUB_STEP_SUMMARY
-      if (stepSummary !== undefined && stepSummary !== "") appendFileSync(stepSummary, `${markdown}\n`)
-    },
-    catch: (e) => `could not write the report: ${e instanceof Error ? e.message : String(e)}`
+    }
+    return final
   })

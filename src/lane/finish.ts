@@ -277,15 +277,8 @@ export const report = (lane: Lane, tests: TestsOutcome, cleaned: Cleaned) =>
     }
     // every view renders this one value: scrubbed once here, none of them can show a secret
     const final: LaneReport.Report = scrubDeep({ ...draft, phases: [...draft.phases, phase] }, secrets(lane))
-    const written = yield* Effect.either(LaneReport.write(final))
-    const shown: LaneReport.Report = written._tag === "Right"
-      ? final
-      : {
-        ...final,
-        outcome: final.outcome === "interrupted" ? "interrupted" : "failed",
-        exitCode: final.outcome === "interrupted" ? final.exitCode : 1,
-        phases: [...draft.phases, { ...phase, status: "fail", detail: written.left }]
-      }
+    // as written: failed in phase report when a file could not be, and then every file says so
+    const shown = yield* LaneReport.write(final)
     yield* print(lane, LaneReport.renderPhase(shown.phases[shown.phases.length - 1]!, lane.options.colour))
     yield* print(lane, LaneReport.renderTerminal(shown, lane.options.colour))
     if (shown.outcome === "failed" && snap.stopped !== undefined) {

@@ -1,7 +1,7 @@
 // The lane's verdict is what happened: the real lane (`workflow-live run`) on probe suites that fail in
 // each way a live suite can, and each of the five outputs (terminal, report.json, junit.xml, summary.md,
 // $GITHUB_STEP_SUMMARY) must say the same thing.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
@@ -37,7 +37,7 @@ const lane = async (name: string, vitestArgs: ReadonlyArray<string>, env: Record
       }
     }
   )
-  const read = (file: string) => existsSync(file) ? readFileSync(file, "utf8") : ""
+  const read = (file: string) => existsSync(file) && statSync(file).isFile() ? readFileSync(file, "utf8") : ""
   return {
     code,
     output,
@@ -179,6 +179,32 @@ describe("Vitest arguments are checked before anything runs", () => {
       expect(text).not.toContain(acme)
       expect(text).not.toContain("stand-in-key")
     }
+  })
+
+  it("a report file that cannot be written fails the lane in phase report, and every file that was written says so", async () => {
+    const reportDir = join(dir, "unwritable")
+    // an earlier run's passing files, and a directory where this run's junit.xml should go
+    mkdirSync(join(reportDir, "junit.xml"), { recursive: true })
+    writeFileSync(join(reportDir, "summary.md"), "earlier run: PASSED")
+    const run = await lane("unwritable", ["test/support/lane/passing.live.ts"])
+    expect(run.code, run.output).toBe(1)
+    expect(run.output).toMatch(/\n {2}FAILED {2}/)
+    expect(run.output).not.toMatch(/PASSED/)
+    expect(run.output).toContain("failed in phase report: could not write")
+    expect(run.report).toMatchObject({ outcome: "failed", exitCode: 1 })
+    expect(run.report.reason).toMatch(/^failed in phase report: could not write .*junit\.xml/)
+    expect(run.report.phases.find((p) => p.name === "report")?.status).toBe("fail")
+    expect(run.summary).not.toContain("earlier run")
+    expect(run.summary).toMatch(/FAILED|failed/)
+    expect(run.stepSummary).toMatch(/FAILED|failed/)
+  })
+
+  it("$GITHUB_STEP_SUMMARY that cannot be appended to fails the lane, and the files written say so", async () => {
+    const run = await lane("step-summary", ["test/support/lane/passing.live.ts"], { GITHUB_STEP_SUMMARY: "/nonexistent/dir/summary.md" })
+    expect(run.code, run.output).toBe(1)
+    expect(run.output).toContain("failed in phase report: could not append to $GITHUB_STEP_SUMMARY")
+    expect(run.report).toMatchObject({ outcome: "failed", exitCode: 1 })
+    expect(run.junit).toMatch(/failures="[1-9]|errors="[1-9]/)
   })
 
   it("a misspelled option is refused, naming it, with no reset and no stack", async () => {
