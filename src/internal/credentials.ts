@@ -7,7 +7,7 @@
  * A variable whose name says it holds a credential (`ACME_API_KEY`, `GITHUB_TOKEN`, `PGPASSWORD`, ...): its
  * value is a secret, though no preflight spec lists it.
  */
-export const credentialVariable: RegExp = /(?:^|_)(?:API_?KEY|KEY|TOKEN|SECRET|PASSWORD|PASSWD|PASS|PWD|CREDENTIALS?|AUTH)(?:_|$)/i
+export const credentialVariable: RegExp = /(?:^|_)(?:API_?KEY|KEY|TOKEN|SECRET|PASSWORD|PASSWD|PASS|PWD|CREDENTIALS?|AUTH)(?:_|$)|^PGPASSWORD$/i
 
 // a credential-named variable's value is replaced wherever it appears: too short a value (`1`, `true`)
 // would turn unrelated text into a mask
@@ -17,5 +17,6 @@ const minimumNamedLength = 6
 export const namedCredentials = (env: NodeJS.ProcessEnv): ReadonlyArray<{ readonly variable: string; readonly value: string }> =>
   Object.keys(env).sort().flatMap((variable) => {
     const value = env[variable]?.trim() ?? ""
-    return credentialVariable.test(variable) && value.length >= minimumNamedLength ? [{ variable, value }] : []
+    // PWD is the shell's working directory, not a password
+    return credentialVariable.test(variable) && variable !== "PWD" && value.length >= minimumNamedLength ? [{ variable, value }] : []
   })

@@ -276,7 +276,11 @@ export const report = (lane: Lane, tests: TestsOutcome, cleaned: Cleaned) =>
         (process.env.GITHUB_STEP_SUMMARY ? ", $GITHUB_STEP_SUMMARY" : "")
     }
     // every view renders this one value: scrubbed once here, none of them can show a secret
-    const final: LaneReport.Report = scrubDeep({ ...draft, phases: [...draft.phases, phase] }, secrets(lane))
+    // (the files' paths are where to write, kept as they are; shown, they pass the output's own scrub)
+    const final: LaneReport.Report = {
+      ...scrubDeep({ ...draft, phases: [...draft.phases, phase] }, secrets(lane)),
+      files: draft.files
+    }
     // as written: failed in phase report when a file could not be, and then every file says so
     const shown = yield* LaneReport.write(final)
     yield* print(lane, LaneReport.renderPhase(shown.phases[shown.phases.length - 1]!, lane.options.colour))

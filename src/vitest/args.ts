@@ -100,8 +100,9 @@ const loadCli = Effect.promise(async (): Promise<{ createCli: (() => Cac) | unde
   }
 })
 
-// decided by the lane: it runs exactly its own project, once or in watch mode
-const unsupported = ["project", "ui", "standalone", "mergeReports"] as const
+// decided by the lane: it runs exactly its own project, once or in watch mode, in worker threads (a live
+// worker reports its calls to the lane over a channel of this process)
+const unsupported = ["project", "ui", "standalone", "mergeReports", "pool"] as const
 
 const fail = (reason: VitestArgsReason, raw: ReadonlyArray<string>, detail: string) =>
   Effect.fail(new VitestArgsError({ reason, args: raw, detail }))

@@ -27,4 +27,12 @@ describe("VitestArgs.parse", () => {
       expect(parsed.filters).toEqual(["smoke"])
       expect(parsed.options).toMatchObject({ testNamePattern: "tender", shard: "1/2", reporter: ["dot"] })
     }))
+
+  it.effect("refuses what the lane decides: the project, the pool (the live workers report to the lane's own thread)", () =>
+    Effect.gen(function*() {
+      for (const raw of [["--project", "unit"], ["--pool=forks"], ["--pool", "vmForks"]]) {
+        const error = yield* Effect.flip(VitestArgs.parse(raw))
+        expect(error.reason, raw.join(" ")).toBe("unsupported-vitest-option")
+      }
+    }))
 })

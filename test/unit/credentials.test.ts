@@ -1,0 +1,24 @@
+// Which environment variables hold credentials by their name: their values are kept out of the lane's
+// output, its reports and its cassettes, so ordinary variables must not be among them.
+import { describe, expect, it } from "vitest"
+import { namedCredentials } from "../../src/internal/credentials.js"
+
+describe("namedCredentials", () => {
+  it("takes credential-named variables with values long enough to tell from ordinary text", () => {
+    const found = namedCredentials({
+      ACME_API_KEY: "acme-123456",
+      GITHUB_TOKEN: "ghp_abcdef",
+      DB_PASSWORD: "s3cret-pw",
+      PGPASSWORD: "pgpass99",
+      CLIENT_SECRET: "shhh-secret",
+      SHORT_TOKEN: "abc",
+      // the shell's working directory, and other ordinary names
+      PWD: "/work/main",
+      OLDPWD: "/work",
+      PATH: "/usr/bin:/bin",
+      KEYWORDS: "asphalt,road",
+      MONKEY: "banana-split"
+    }).map((c) => c.variable)
+    expect(found).toEqual(["ACME_API_KEY", "CLIENT_SECRET", "DB_PASSWORD", "GITHUB_TOKEN", "PGPASSWORD"])
+  })
+})
