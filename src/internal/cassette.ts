@@ -57,7 +57,27 @@ export interface Cassette {
 /** The request header that keys a replayed interaction to its test (never sent anywhere). */
 export const testHeader = "x-workflow-live-test"
 
-const credentialName = /^(api[-_]?key|apikey|key|token|access[-_]?token|refresh[-_]?token|id[-_]?token|auth|secret|client[-_]?secret|password|passwd|pwd|signature|sig)$/i
+const exactCredentialName = /^(api[-_]?key|apikey|key|token|access[-_]?token|refresh[-_]?token|id[-_]?token|auth|secret|client[-_]?secret|password|passwd|pwd|signature|sig)$/i
+// a word of a longer name (`auth_token`, `privateKey`, `x-session-token`, `client.secret`) that makes it a credential's
+const credentialWords = new Set([
+  "token", "secret", "password", "passwd", "pwd", "apikey", "signature", "bearer", "credential", "credentials",
+  "cookie", "auth", "authorization", "passphrase"
+])
+// `key` is a credential's word only beside one of these (`api_key`, `privateKey`, `x-signing-key`)
+const keyQualifiers = new Set(["api", "private", "secret", "access", "client", "signing", "session", "master", "license"])
+
+/** The words of a name: `x-session-token` -> x, session, token; `privateKey` -> private, key. */
+const wordsOf = (name: string): ReadonlyArray<string> =>
+  name.replace(/([a-z0-9])([A-Z])/g, "$1 $2").toLowerCase().split(/[^a-z0-9]+/).filter((w) => w !== "")
+
+/** A query, form, JSON or header name whose value is a credential. */
+export const isCredentialName = (name: string): boolean => {
+  if (exactCredentialName.test(name)) return true
+  const words = wordsOf(name)
+  return words.some((w) => credentialWords.has(w)) ||
+    (words.includes("key") && words.some((w) => keyQualifiers.has(w))) ||
+    (words.includes("session") && words.includes("id"))
+}
 const redacted = "{redacted}"
 
 const replaceAll = (text: string, from: string, to: string): string => from === "" ? text : text.split(from).join(to)
@@ -84,7 +104,7 @@ const redactPairs = (query: string): string =>
     } catch {
       // keep as written
     }
-    return credentialName.test(name) ? `${pair.slice(0, eq)}=${redacted}` : pair
+    return isCredentialName(name) ? `${pair.slice(0, eq)}=${redacted}` : pair
   }).join("&")
 
 /** The canonical URL: base URL as its variable, credential-like query values and secrets replaced. */
@@ -111,7 +131,8 @@ const redactJson = (value: unknown): { readonly value: unknown; readonly changed
   let changed = false
   const out: Record<string, unknown> = {}
   for (const [k, v] of Object.entries(value)) {
-    if (k.toLowerCase() !== "key" && credentialName.test(k) && typeof v === "string") {
+    // a plain `key` in a JSON body is as often data as a credential: only a qualified one is redacted
+    if (k.toLowerCase() !== "key" && isCredentialName(k) && typeof v === "string") {
       out[k] = redacted
       changed = true
     } else {
@@ -237,15 +258,20 @@ export const storedResponse = (
   const headers: Record<string, string> = {}
   for (const [name, value] of Object.entries(lower).sort(([a], [b]) => a < b ? -1 : 1)) {
     if (unkeptResponseHeaders.has(name) || (plain.decoded && name === "content-encoding")) continue
-    headers[name] = withoutSecrets(canon, value)
+    // a session or API token the server hands out (`x-session-token`) is a credential too
+    headers[name] = isCredentialName(name) ? redacted : withoutSecrets(canon, value)
   }
   const body = plain.body
   const text = body.toString("utf8")
   if (!Buffer.from(text, "utf8").equals(body)) return { status: response.status, headers, base64: body.toString("base64") }
   const clean = withoutSecrets(canon, text)
   const parsed = clean === "" ? { ok: false as const } : parseJson(clean)
-  return parsed.ok && JSON.stringify(parsed.value) === clean
-    ? { status: response.status, headers, json: parsed.value }
+  if (!parsed.ok) return { status: response.status, headers, text: clean }
+  // tokens in an answer (`access_token`, `refresh_token` of an OAuth exchange) are not kept either: a
+  // replayed answer carries `{redacted}` in their place
+  const cleaned = redactJson(parsed.value)
+  return cleaned.changed || JSON.stringify(parsed.value) === clean
+    ? { status: response.status, headers, json: cleaned.value }
     : { status: response.status, headers, text: clean }
 }
 

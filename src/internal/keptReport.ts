@@ -69,13 +69,15 @@ export const renderTerminal = (kept: ReadonlyArray<KeptTest> | null): ReadonlyAr
       `      rows: ${counts(test.rows) || "(none)"}`,
       ...(Object.keys(test.ids).length === 0 ? [] : [`      ${test.psql}`])
     ]),
-    `    ${hint}`
+    // the hint is about the psql commands: none when the failed tests left no rows
+    ...(kept.some((test) => Object.keys(test.ids).length > 0) ? [`    ${hint}`] : [])
   ]
 
 /** The summary.md lines of the kept rows (empty when nothing was kept). */
 export const renderMarkdown = (kept: ReadonlyArray<KeptTest> | null): ReadonlyArray<string> =>
   kept === null || kept.length === 0 ? [] : [
-    `**Kept for inspection** (\`WORKFLOW_LIVE_KEEP=failed\`, not swept; ${hint}):`,
+    `**Kept for inspection** (\`WORKFLOW_LIVE_KEEP=failed\`, not swept` +
+    `${kept.some((test) => Object.keys(test.ids).length > 0) ? `; ${hint}` : ""}):`,
     "",
     ...kept.flatMap((test) => [
       `- \`${test.file} > ${test.name}\`: ${counts(test.rows) || "no rows"}; keys ${test.keys.map((k) => `\`${k}\``).join(", ") || "(none)"}`,

@@ -103,7 +103,7 @@ const sweep = (lane: Lane, target: DsnGuard.VerifiedTarget, baseline: LeakCheck.
         onRight: (swept) =>
           found(
             (LaneReport.totalRows(swept) === 0 ? "nothing to remove" : `removed ${LaneReport.formatRows(swept)}`) +
-              (Object.keys(keep).length === 0 ? "" : `; kept ${LaneReport.formatRows(Keep.totalsOf(keep))}`)
+              (LaneReport.totalRows(Keep.totalsOf(keep)) === 0 ? "" : `; kept ${LaneReport.formatRows(Keep.totalsOf(keep))}`)
           )
       })
   ).pipe(

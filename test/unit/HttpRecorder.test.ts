@@ -57,6 +57,26 @@ describe("the canonical request", () => {
     expect(form.body).toBe("client_secret={redacted}&grant=1")
   })
 
+  it("takes a name for a credential's by its words, not only an exact list, and leaves data names alone", () => {
+    expect(canonicalUrl(canon, "https://x.test/a?auth_token=t1&private_key=k1&sessionId=s1&keywords=road&page=2")).toBe(
+      "https://x.test/a?auth_token={redacted}&private_key={redacted}&sessionId={redacted}&keywords=road&page=2"
+    )
+    const body = canonical(canon, {
+      method: "POST",
+      url: "https://x.test/a",
+      contentType: "application/json",
+      body: JSON.stringify({ auth_token: "t2", privateKey: "k2", nested: { bearer: "b2" }, max_tokens: 5, key: "data", monkey: "m" })
+    })
+    expect(JSON.parse(body.body)).toEqual({
+      auth_token: "{redacted}",
+      privateKey: "{redacted}",
+      nested: { bearer: "{redacted}" },
+      max_tokens: 5,
+      key: "data",
+      monkey: "m"
+    })
+  })
+
   it("keeps a JSON body byte for byte when there is nothing to remove (so it matches what was sent)", () => {
     const text = `{ "b": 1,  "a": [2] }`
     expect(canonical(canon, { method: "POST", url: "https://x.test", contentType: "application/json", body: text }).body).toBe(text)
@@ -94,6 +114,14 @@ describe("the stored form", () => {
     expect(stored.json).toEqual({ echo: "{TENDERBOT_LLM_API_KEY}", usage: { prompt_tokens: 1, completion_tokens: 2 } })
     expect(JSON.stringify(stored)).not.toContain(key)
     expect(responseBody(stored).toString()).toBe(JSON.stringify(stored.json))
+    // what a server hands out: tokens in the answer's body and headers are not kept
+    const oauth = storedResponse(canon, {
+      status: 200,
+      headers: { "content-type": "application/json", "x-session-token": "sess-99" },
+      body: Buffer.from(JSON.stringify({ access_token: "tokRESPONSE", refresh_token: "ref-1", expires_in: 3600, usage: { prompt_tokens: 3 } }))
+    })
+    expect(oauth.headers).toEqual({ "content-type": "application/json", "x-session-token": "{redacted}" })
+    expect(oauth.json).toEqual({ access_token: "{redacted}", refresh_token: "{redacted}", expires_in: 3600, usage: { prompt_tokens: 3 } })
     const binary = storedResponse(canon, { status: 200, headers: {}, body: Buffer.from([0xff, 0xfe, 0x00]) })
     expect(responseBody(binary)).toEqual(Buffer.from([0xff, 0xfe, 0x00]))
   })

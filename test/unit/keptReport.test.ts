@@ -52,6 +52,16 @@ describe("keptReport", () => {
     expect(KeptReport.renderMarkdown([])).toEqual([])
   })
 
+  it("a failed test that left no rows: no psql command, and no hint about one", () => {
+    const empty: LaneReport.KeptTest = { ...kept, keys: [], rows: {}, ids: {}, psql: KeptReport.psqlCommand(endpoint, {}) }
+    for (const view of [KeptReport.renderTerminal([empty]), KeptReport.renderMarkdown([empty])]) {
+      const text = view.join("\n")
+      expect(text).toContain("test/workflow_live/a.test.ts > alerts > notifies")
+      expect(text).not.toContain("psql")
+      expect(text).not.toContain("PGPASSWORD")
+    }
+  })
+
   it("merges the kept rows of several tests per table, for the leak check and the sweep", () => {
     const other = { ...kept, ids: { customers: ["10", "11"], notifications: ["4"] } }
     expect(Keep.asKeep([kept, other])).toEqual({ customers: ["2", "10", "11"], alert_profiles: ["1"], tenders: [], notifications: ["4"] })
