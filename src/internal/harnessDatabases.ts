@@ -24,6 +24,17 @@ export const retiredMarkerPrefix = "workflow-live: retired"
 export const templateMarker = (hash: string, version: string): string =>
   `${templateMarkerPrefix} for migrations ${hash} of harness ${version}; never connect to it`
 
+/**
+ * What the template's comment says while a spare is cloned from it: `CREATE DATABASE` and the spare's own
+ * marker cannot be one transaction, so a deferred work killed in between leaves an unmarked spare; this
+ * note, written before the clone and removed after the marker, says it is the harness's.
+ */
+export const cloningNote = (spare: string): string => `; cloning ${spare}`
+
+/** The spare a template's comment says is being cloned from it, if one is. */
+export const cloningSpare = (templateComment: string | null): string | undefined =>
+  isTemplateMarked(templateComment) ? /; cloning (\S+)$/.exec(templateComment!)?.[1] : undefined
+
 /** The prefix of every name the harness makes for `database`. */
 export const harnessPrefix = (database: string): string => `${database}__`
 

@@ -74,9 +74,14 @@ export const ownPattern = (database: string, name: string): boolean =>
 /** Sorts the rows of `database`'s family (any rows; others are ignored). */
 export const classify = (rows: ReadonlyArray<Row>, database: string, hash: string): Spares => {
   const family = rows.filter((r) => r.name.startsWith(sparePrefix(database)) || r.name.startsWith(retiredPrefix(database)))
+  // an unmarked spare the template's comment says was being cloned: a deferred work killed before marking it
+  const halfMade = rows.map((r) => r.name.startsWith(Harness.templatePrefix(database)) ? Harness.cloningSpare(r.comment) : undefined)
+    .filter((name): name is string => name !== undefined)
   const ours = (r: Row) =>
     r.owned && ownPattern(database, r.name) &&
-    (r.name.startsWith(sparePrefix(database)) ? spareMarked(r.comment) : retiredMarked(r.comment))
+    (r.name.startsWith(sparePrefix(database))
+      ? spareMarked(r.comment) || (r.comment === null && halfMade.includes(r.name))
+      : retiredMarked(r.comment))
   const spares = family.filter((r) => ours(r) && r.name.startsWith(sparePrefix(database)))
   return {
     usable: spares.find((r) => r.name === spareName(database, hash) && r.comment === spareMarker(hash)),

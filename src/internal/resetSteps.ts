@@ -411,8 +411,13 @@ export const prepareSpare = (
     else if (blocked !== undefined) done.push(`no spare: ${Spare.describeUntouchable({ ...spares, untouchable: [blocked] })}`)
     else if (template === undefined || !isTemplateMarked(template.comment)) done.push("no template to clone a spare from")
     else {
+      // the template says which spare is being cloned until the spare carries its own marker (see
+      // Harness.cloningNote): a deferred work killed in between leaves a spare the next one knows is its own
+      const marker = template.comment!.replace(/; cloning \S+$/, "")
+      yield* comment(session, ctx.template, `${marker}${Harness.cloningNote(ctx.spare)}`).pipe(on("spare", ctx.template))
       yield* run(sql`CREATE DATABASE ${sql(ctx.spare)} TEMPLATE ${sql(ctx.template)}`).pipe(on("spare", ctx.template))
       yield* comment(session, ctx.spare, Spare.spareMarker(ctx.hash)).pipe(on("spare", ctx.spare))
+      yield* comment(session, ctx.template, marker).pipe(on("spare", ctx.template))
       // a first connection builds the new database's relcache init file: the swap's identity check then
       // does not; its backend must be gone before the lock goes, or the next rename would wait for it
       yield* warm(ctx.spare)

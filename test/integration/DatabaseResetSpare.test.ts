@@ -315,6 +315,23 @@ describe("the spare's fallbacks and safety", () => {
     expect(spareOf(await family()).map((r) => r.comment?.slice(0, 20))).toEqual(["workflow-live: spare"])
   })
 
+  it("a spare a killed deferred work left unmarked (the template still says it was cloning it) is the harness's: dropped, and a new one made", async () => {
+    const [spare] = spareOf(await family())
+    await resetOk({ spare: false }) // drops the marked spare
+    const template = named(await family(), `${main}__tpl_`)[0]!
+    // the state a deferred work killed between CREATE DATABASE and the spare's COMMENT leaves
+    await withClient("postgres", async (c) => {
+      await c.query(`COMMENT ON DATABASE ${template.name} IS '${template.comment}; cloning ${spare!.name}'`)
+      await c.query(`CREATE DATABASE ${spare!.name} TEMPLATE ${template.name}`)
+    })
+    const result = await resetOk()
+    expect(detailOf(result, "inspect")).not.toContain("looks like the harness's")
+    const after = await family()
+    // the half-made one was dropped and a marked spare cloned; the template's note is gone
+    expect(spareOf(after).map((r) => r.comment?.slice(0, 20))).toEqual(["workflow-live: spare"])
+    expect(named(after, `${main}__tpl_`)[0]!.comment).toBe(template.comment)
+  })
+
   it("an unmarked workflow database with content is refused, and the spare is not swapped in", async () => {
     await withClient("postgres", (c) => c.query(`COMMENT ON DATABASE ${main} IS NULL`))
     await withClient(main, (c) => c.query("INSERT INTO customers (external_id, name, email) VALUES ('k', 'K', 'k@example.test')"))
