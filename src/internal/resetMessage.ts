@@ -196,7 +196,14 @@ const explanations: { readonly [R in ResetReason]: (f: MessageFields) => Explain
     fix: `if everything in it may go, confirm by typing its name: \`export ${Variables.confirmDropVariable}=${f.database}\`, ` +
       `then ${rerun}. Otherwise point ${Variables.dsnVariable} at another server.`
   }),
-  "identity-mismatch": (f) => ({
+  "identity-mismatch": (f) => /\(oid |after the swap/.test(f.subject) ? {
+    what: `after the swap, \`${f.database}\` is not the spare the reset renamed into place: ${f.subject}.`,
+    why: `the swap's own transaction read back what the name resolves to as it committed; something else renamed, ` +
+      `created or re-marked databases outside the reset's lock (or the catalogs were read through a function ` +
+      `of someone else's). Nothing was written into it.`,
+    fix: `find what changes databases on this server without the lane's lock (another tool, a person), stop it, ` +
+      `and run \`workflow-live reset\` again.`
+  } : ({
     what: `a fresh connection to \`${f.database}\` reports current_database() = \`${f.subject}\`.`,
     why: `the suites write through that connection; one that lands elsewhere (a pooler or proxy remapping ` +
       `names) could write into someone else's data.`,

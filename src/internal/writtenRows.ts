@@ -51,7 +51,12 @@ const countWrittenRows = (sql: SqlClient.SqlClient, base: string): Effect.Effect
  * transaction so every table is counted against the same snapshot.
  */
 export const written = (sql: SqlClient.SqlClient, base: string): Effect.Effect<Rows, SqlError> =>
-  sql.withTransaction(Effect.zipRight(sql`SET TRANSACTION ISOLATION LEVEL REPEATABLE READ`, countWrittenRows(sql, base)))
+  sql.withTransaction(Effect.zipRight(
+    // the count reads only catalogs and schema-qualified tables (no trigger runs): no function a database
+    // holds (`public.format`, found first through a DSN's search_path) may answer for the system's
+    sql.unsafe("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ; SET LOCAL search_path = pg_catalog"),
+    countWrittenRows(sql, base)
+  ))
 
 /** Foreign keys between the given tables: `[child, parent]` pairs (self-references left out). */
 const references = (sql: SqlClient.SqlClient, tables: ReadonlyArray<string>) =>

@@ -30,3 +30,30 @@ describe("a reset that timed out waiting for the lock", () => {
     expect(message).toContain("pid 4242")
   })
 })
+
+describe("an identity mismatch", () => {
+  const mismatch = (subject: string) =>
+    new DatabaseReset.DatabaseResetError({
+      reason: "identity-mismatch",
+      database: "tenderbot_workflow_test",
+      subject,
+      step: "identity",
+      where: "127.0.0.1:5432",
+      user: "postgres",
+      detail: "",
+      sessions: [],
+      file: undefined
+    }).message
+
+  it("after a swap, says what the swap's own read found, not what a fresh connection reported", () => {
+    const message = mismatch("tenderbot_workflow_test (oid 16384, not the swapped-in spare's 16999)")
+    expect(message).toContain("after the swap, `tenderbot_workflow_test` is not the spare the reset renamed into place")
+    expect(message).not.toContain("a fresh connection")
+  })
+
+  it("on a fresh connection, names what it reported and the pooler to look for", () => {
+    const message = mismatch("tenderbot")
+    expect(message).toContain("a fresh connection to `tenderbot_workflow_test` reports current_database() = `tenderbot`")
+    expect(message).toContain("pooler")
+  })
+})
