@@ -178,9 +178,13 @@ export const totalRows = (rows: Rows | null): number =>
 export const totalCalls = (tests: Tests | null): number =>
   tests === null ? 0 : Object.values(tests.externalCalls).reduce((a, b) => a + b, 0)
 
-/** `3 passed, 1 failed, 1 error, 2 skipped` (+ `, 4 not selected` when a filter left tests out). */
+/**
+ * `3 passed, 1 failed, 1 error, 2 skipped` (+ `, 4 not selected` when a filter left tests out). Errors are
+ * the tests that did not run because their setup failed and the file, suite or unhandled errors, as
+ * junit.xml counts them (each an error case).
+ */
 export const formatCounts = (tests: Tests): string =>
-  `${tests.passed} passed, ${tests.failed} failed, ${tests.errors} error(s), ${tests.skipped} skipped` +
+  `${tests.passed} passed, ${tests.failed} failed, ${tests.errors + tests.runErrors.length} error(s), ${tests.skipped} skipped` +
   (tests.notSelected === 0 ? "" : `, ${tests.notSelected} not selected`)
 
 /**

@@ -23,8 +23,13 @@ const selectedBy = (test: TestCase, pattern: RegExp | undefined): boolean => {
   return pattern === undefined || task === undefined || pattern.test(fullTaskName(task))
 }
 
-const firstLine = (text: string | undefined): string | undefined =>
-  text === undefined ? undefined : text.split("\n").find((line) => line.trim() !== "")?.trim()
+// the first line, and the next one when the first only announces it (`Transform failed with 1 error:`
+// is followed by the file, line and what is wrong)
+const firstLine = (text: string | undefined): string | undefined => {
+  const lines = text?.split("\n").map((line) => line.trim()).filter((line) => line !== "") ?? []
+  if (lines.length === 0) return undefined
+  return lines[0]!.endsWith(":") && lines[1] !== undefined ? `${lines[0]} ${lines[1]}` : lines[0]
+}
 
 const errorText = (error: SerializedError | undefined): string =>
   firstLine(error?.message) ?? firstLine(error?.stack) ?? "failed"

@@ -66,7 +66,11 @@ describe("LaneReport", () => {
       expect(view).toMatch(/[Ss]wept:?\**:? tenders 2/)
       expect(view).toContain("left by run")
     }
-    expect(terminal).toContain("FAILED  1 passed, 1 failed, 1 error(s), 1 skipped, 2 not selected, 2 external call(s), run r1")
+    // one test not run and one suite error: two errors, as junit.xml counts them
+    expect(terminal).toContain("FAILED  1 passed, 1 failed, 2 error(s), 1 skipped, 2 not selected, 2 external call(s), run r1")
+    const junitErrors = [...LaneReport.renderJunit(report).matchAll(/<testsuite name="[ab]\.test\.ts"[^>]* errors="(\d+)"/g)]
+      .reduce((sum, m) => sum + Number(m[1]), 0)
+    expect(junitErrors).toBe(2)
     expect(terminal).not.toContain("\u001b[")
   })
 
