@@ -118,7 +118,8 @@ describe("HttpRecorder", () => {
     expect(post.request.url).toBe("{WL_IT_BASE_URL}/chat?api_key={redacted}")
     expect(post.request.json.key_hint).toBe("{WL_IT_KEY}")
     expect(post.responses[0].headers["content-encoding"]).toBeUndefined()
-    expect(post.responses[0].json.echo.auth).toBe("Bearer {WL_IT_KEY}")
+    // an answer's field named like a credential is not kept at all (the key in it would have been replaced)
+    expect(post.responses[0].json.echo.auth).toBe("{redacted}")
     expect(interactions!.find((i) => i.request.url.endsWith("/count")).responses).toHaveLength(2)
   })
 

@@ -87,7 +87,11 @@ describe("the lane fails when its tests did not all run and pass", () => {
     const broken = run.report.tests!.cases.filter((c) => c.file.endsWith("layer-broken.live.ts"))
     expect(broken.map((c) => c.state)).toEqual(["error", "error"])
     expect(broken[0]?.message).toContain("intended layer failure")
-    expect(run.output).toMatch(/2 passed, 0 failed, 2 error\(s\), 0 skipped/)
+    // the two tests not run and the suite's own setup error, as junit.xml counts them
+    expect(run.report.tests!.runErrors).toHaveLength(1)
+    expect(run.output).toMatch(/2 passed, 0 failed, 3 error\(s\), 0 skipped/)
+    const junitErrors = [...run.junit.matchAll(/<testsuite name="[^"]*layer-broken[^"]*"[^>]* errors="(\d+)"/g)].map((m) => Number(m[1]))
+    expect(junitErrors).toEqual([3])
   }, 120_000)
 
   it("a -t filter that selects no test fails the lane", async () => {
