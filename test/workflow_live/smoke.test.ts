@@ -1,10 +1,8 @@
 import { SqlClient } from "@effect/sql"
 import { expect, layer } from "@effect/vitest"
-import { inject } from "vitest"
 import { Effect, Layer } from "effect"
 import * as DsnGuard from "../../src/DsnGuard.js"
 import * as LaneDatabase from "../../src/LaneDatabase.js"
-import * as RunId from "../../src/RunId.js"
 
 const Lane = LaneDatabase.layer().pipe(Layer.provideMerge(DsnGuard.layerConfig()))
 
@@ -17,11 +15,3 @@ layer(Lane)("the lane's connection", (it) => {
     }))
 })
 
-// a suite composed by hand from the public layers keys its rows under the lane's run, like WorkflowLive.layer
-layer(RunId.layerConfig)("a worker of the lane", (it) => {
-  it.effect("gets the lane's run ID from RunId.layerConfig", () =>
-    Effect.gen(function*() {
-      const { runId } = yield* RunId.RunId
-      expect(runId).toBe(inject(RunId.provideKey))
-    }))
-})
