@@ -14,4 +14,3 @@ layer(Lane)("the lane's connection", (it) => {
       expect(rows[0]?.db).toBe("tenderbot_workflow_test")
     }))
 })
-
