@@ -7,10 +7,12 @@ import { subscribe } from "node:diagnostics_channel"
 import { afterEach, beforeEach } from "vitest"
 import * as RunningChannel from "../internal/runningChannel.js"
 
-const counts = new Map<string, number>()
+// the running test's counts, by origin: the object in its task meta itself, so what it holds reaches the
+// lane even when a later hook fails the test (the HTTP recorder's, on a refused call) before ours runs
+let counts: Record<string, number> = {}
 
 const count = (origin: string): void => {
-  counts.set(origin, (counts.get(origin) ?? 0) + 1)
+  counts[origin] = (counts[origin] ?? 0) + 1
 }
 
 subscribe("http.client.request.start", (message) => {
@@ -50,13 +52,13 @@ const announcement = (event: "started" | "ended", task: Named): RunningChannel.A
 })
 
 beforeEach((context) => {
-  counts.clear()
+  counts = {}
+  // task meta travels to the main process, where the lane's reporter adds it up
+  ;(context.task.meta as Record<string, unknown>)["externalCalls"] = counts
   // the lane learns at once which test runs, for a signal that comes before Vitest's throttled update
   announce(announcement("started", context.task))
 })
 
 afterEach((context) => {
-  // task meta travels to the main process, where the lane's reporter adds it up
-  ;(context.task.meta as Record<string, unknown>)["externalCalls"] = Object.fromEntries(counts)
   announce(announcement("ended", context.task))
 })

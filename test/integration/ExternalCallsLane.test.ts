@@ -310,6 +310,8 @@ describe("the budget", () => {
       exceeded: { reason: "max-calls", request: "POST {TENDERBOT_LLM_BASE_URL}/chat/completions", overrun: false }
     })
     expect(run.report.cost.calls.map((c: { path: string }) => c.path)).toEqual(["/tenders"])
+    // the failed test's own count says the same as the ledger (the recorder's hook failed it before ours ran)
+    expect(run.output).toMatch(/FAILED {2}0 passed, 1 failed, 0 error\(s\), 0 skipped, 1 external call\(s\)/)
     expect(await rowsLeft()).toEqual(zeroRows)
     expect(everything(run)).not.toContain(key)
   }, 180_000)
