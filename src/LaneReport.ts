@@ -75,6 +75,7 @@ export interface RunError {
 export interface Tests {
   readonly passed: number
   readonly failed: number
+  /** Tests that did not run because their setup failed, plus the run errors (as junit.xml counts them). */
   readonly errors: number
   readonly skipped: number
   /** Tests a filter (`-t`) left out: not counted as skipped. */
@@ -184,8 +185,10 @@ export const totalCalls = (tests: Tests | null): number =>
  * junit.xml counts them (each an error case).
  */
 export const formatCounts = (tests: Tests): string =>
-  `${tests.passed} passed, ${tests.failed} failed, ${tests.errors + tests.runErrors.length} error(s), ${tests.skipped} skipped` +
+  `${tests.passed} passed, ${tests.failed} failed, ${tests.errors} error(s), ${tests.skipped} skipped` +
   (tests.notSelected === 0 ? "" : `, ${tests.notSelected} not selected`)
+
+const notRun = (tests: Tests): number => tests.cases.filter((c) => c.state === "error").length
 
 /**
  * Why a completed run fails; empty when it passed. A failed test, a test that did not run because its file
@@ -193,7 +196,7 @@ export const formatCounts = (tests: Tests): string =>
  */
 export const verdictProblems = (tests: Tests, skipped: boolean): ReadonlyArray<string> => [
   ...(tests.failed > 0 ? [`${tests.failed} test(s) failed`] : []),
-  ...(tests.errors > 0 ? [`${tests.errors} test(s) did not run because their file or suite setup failed`] : []),
+  ...(notRun(tests) > 0 ? [`${notRun(tests)} test(s) did not run because their file or suite setup failed`] : []),
   ...(tests.runErrors.length > 0 ? [`${tests.runErrors.length} file, suite or unhandled error(s)`] : []),
   ...(!skipped && tests.passed + tests.failed + tests.errors === 0 && tests.runErrors.length === 0
     ? ["the selection ran no test: check the filter (-t, file names) and test/workflow_live"]

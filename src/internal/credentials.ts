@@ -7,7 +7,8 @@
  * A variable whose name says it holds a credential (`ACME_API_KEY`, `GITHUB_TOKEN`, `PGPASSWORD`, ...): its
  * value is a secret, though no preflight spec lists it.
  */
-export const credentialVariable: RegExp = /(?:^|_)(?:API_?KEY|KEY|TOKEN|SECRET|PASSWORD|PASSWD|PASS|PWD|CREDENTIALS?|AUTH)(?:_|$)|^PGPASSWORD$/i
+export const credentialVariable: RegExp =
+  /(?:^|_)(?:(?:API|SECRET|PRIVATE|ACCESS|SIGNING|CLIENT|MASTER)?_?KEY|(?:API|ACCESS|AUTH|BEARER|REFRESH|SESSION)?_?TOKEN|SECRET|PASSWORD|PASSWD|PASSPHRASE|PASS|PWD|CREDENTIALS?|AUTH)(?:_|$)|^PGPASSWORD$/i
 
 // a credential-named variable's value is replaced wherever it appears: too short a value (`1`, `true`)
 // would turn unrelated text into a mask

@@ -21,8 +21,17 @@ export const laneSecrets = (
     return value === "" ? [] : [value]
   })
   const secrets = [...secretsOf(env[dsnVariable] ?? ""), ...listed, ...namedCredentials(env).map((c) => c.value)]
-  // also as a JSON string holds them (a report file, an error serialized with its request)
-  return [...new Set(secrets.flatMap((s) => [s, JSON.stringify(s).slice(1, -1), encodeURIComponent(s)]))]
+  // also as text that carries them escaped or encoded: a JSON string (once, or a JSON string in one), a
+  // URL component, a whole URL, a form or query string
+  const forms = (s: string): ReadonlyArray<string> => [
+    s,
+    JSON.stringify(s).slice(1, -1),
+    JSON.stringify(JSON.stringify(s).slice(1, -1)).slice(1, -1),
+    encodeURIComponent(s),
+    encodeURI(s),
+    new URLSearchParams({ s }).toString().slice(2)
+  ]
+  return [...new Set(secrets.flatMap(forms))]
 }
 
 /** `value` with every string in it scrubbed (objects and arrays copied; other values as they are). */

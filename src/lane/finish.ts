@@ -201,9 +201,12 @@ const interruptedReason = (
     (tests._tag === "Interrupted" ? "tests" : phaseAt(snap, origin, receivedSignalAt()) ?? "the report")
   const running = tests._tag === "Interrupted" ? tests.tests?.running ?? [] : []
   const signal = (tests._tag === "Interrupted" ? tests.signal : undefined) ?? receivedSignal() ?? "a signal"
+  const sweep = snap.phases.find((p) => p.name === "sweep")
   const sweptText = swept === null
     ? snap.protection === undefined
       ? "nothing to sweep (no test had started)"
+      : sweep?.status === "fail"
+      ? `the sweep failed (${firstLine(sweep.detail)}): the next reset drops what is left`
       : `not swept: ${lane.options.disposable ?? "the sweep did not run"}`
     : LaneReport.totalRows(swept) === 0 ? "nothing left to sweep" : `swept ${LaneReport.formatRows(swept)}`
   return `by ${signal} during ${during}` + (running.length === 0 ? "" : ` (running: ${running.join(", ")})`) +

@@ -71,11 +71,15 @@ const camel = (name: string): string => name.replace(/-([a-z])/g, (_, c: string)
  */
 const missingValue = (raw: ReadonlyArray<string>, options: ReadonlyArray<CacOption>): string | undefined => {
   for (const [i, arg] of raw.entries()) {
-    if (!arg.startsWith("-") || arg === "--" || arg.includes("=")) continue
-    const name = camel(arg.replace(/^-{1,2}/, ""))
+    if (!arg.startsWith("-") || arg === "--") continue
+    const eq = arg.indexOf("=")
+    const name = camel(arg.slice(0, eq < 0 ? undefined : eq).replace(/^-{1,2}/, ""))
     const option = options.find((o) => o.names.includes(name))
+    if (option?.required !== true) continue
+    // `--config=` gives an empty value; `--config` with nothing (or another option) after it, none
     const next = raw[i + 1]
-    if (option?.required === true && (next === undefined || next.startsWith("-"))) return `option \`${option.rawName}\` value is missing`
+    const missing = eq >= 0 ? arg.slice(eq + 1).trim() === "" : next === undefined || next.startsWith("-")
+    if (missing) return `option \`${option.rawName}\` value is missing`
   }
   return undefined
 }

@@ -118,7 +118,8 @@ export const fromModules = (
   return {
     passed: count("passed"),
     failed: count("failed"),
-    errors: count("error"),
+    // as junit.xml and every other view count them: the tests not run, and the file, suite and unhandled errors
+    errors: count("error") + runErrors.length,
     skipped: count("skipped"),
     notSelected,
     cases,

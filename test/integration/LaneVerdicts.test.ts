@@ -83,7 +83,7 @@ describe("the lane fails when its tests did not all run and pass", () => {
   it("a suite whose layer cannot be built fails the lane; its tests are errors, not skips", async () => {
     const run = await lane("layer-broken", ["layer-broken", "passing"])
     expectFailedEverywhere(run, "tests")
-    expect(run.report.tests).toMatchObject({ passed: 2, failed: 0, errors: 2, skipped: 0 })
+    expect(run.report.tests).toMatchObject({ passed: 2, failed: 0, errors: 3, skipped: 0 })
     const broken = run.report.tests!.cases.filter((c) => c.file.endsWith("layer-broken.live.ts"))
     expect(broken.map((c) => c.state)).toEqual(["error", "error"])
     expect(broken[0]?.message).toContain("intended layer failure")
@@ -169,9 +169,12 @@ describe("live suites run on the real clock", () => {
 describe("Vitest arguments are checked before anything runs", () => {
   it("a test that fails quoting the DSN's password and the API keys: no output, report or summary shows them", async () => {
     const acme = "acme-Probe-Secret-77"
+    // one with characters JSON escapes and URLs encode, quoted escaped twice and form-encoded by the test
+    const token = 'p@ss w"rd/1!x'
     const run = await lane("secret-error", ["test/support/lane/secret-error.live.ts"], {
       TENDERBOT_WORKFLOW_DB_DSN: laneDsn(TestDatabase.secret),
-      WL_PROBE_ACME_API_KEY: acme
+      WL_PROBE_ACME_API_KEY: acme,
+      WL_PROBE_SESSION_TOKEN: token
     })
     expectFailedEverywhere(run, "tests")
     // the error and the console line were there, masked
@@ -182,6 +185,7 @@ describe("Vitest arguments are checked before anything runs", () => {
       expect(text).not.toContain(TestDatabase.secret)
       expect(text).not.toContain(acme)
       expect(text).not.toContain("stand-in-key")
+      for (const form of ["w\\\\\\\"rd", "w%22rd", "w\"rd/1"]) expect(text).not.toContain(form)
     }
   })
 

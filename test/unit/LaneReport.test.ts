@@ -7,7 +7,7 @@ import * as LaneReport from "../../src/LaneReport.js"
 const tests: LaneReport.Tests = {
   passed: 1,
   failed: 1,
-  errors: 1,
+  errors: 2,
   skipped: 1,
   notSelected: 2,
   cases: [

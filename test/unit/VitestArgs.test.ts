@@ -13,7 +13,9 @@ describe("VitestArgs.parse", () => {
         [["-t"], "-t, --testNamePattern <pattern>"],
         [["--testNamePattern", "--bail", "1"], "-t, --testNamePattern <pattern>"],
         [["--reporter"], "--reporter <name>"],
-        [["file.test.ts", "--retry"], "--retry <times>"]
+        [["file.test.ts", "--retry"], "--retry <times>"],
+        [["--config="], "-c, --config <path>"],
+        [["--reporter=", "smoke"], "--reporter <name>"]
       ] as const) {
         const error = yield* Effect.flip(VitestArgs.parse(raw))
         expect(error.reason, raw.join(" ")).toBe("invalid-vitest-arguments")

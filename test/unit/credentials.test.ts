@@ -17,8 +17,15 @@ describe("namedCredentials", () => {
       OLDPWD: "/work",
       PATH: "/usr/bin:/bin",
       KEYWORDS: "asphalt,road",
-      MONKEY: "banana-split"
+      MONKEY: "banana-split",
+      ACME_SECRETKEY: "zzSecretKeyValue9",
+      ACME_PASSPHRASE: "zzPassPhrase9",
+      ACME_APITOKEN: "zzApiToken99",
+      ACME_PRIVATEKEY: "zzPrivate99"
     }).map((c) => c.variable)
-    expect(found).toEqual(["ACME_API_KEY", "CLIENT_SECRET", "DB_PASSWORD", "GITHUB_TOKEN", "PGPASSWORD"])
+    expect(found).toEqual([
+      "ACME_APITOKEN", "ACME_API_KEY", "ACME_PASSPHRASE", "ACME_PRIVATEKEY", "ACME_SECRETKEY", "CLIENT_SECRET",
+      "DB_PASSWORD", "GITHUB_TOKEN", "PGPASSWORD"
+    ])
   })
 })

@@ -3,8 +3,10 @@
 import { expect, it } from "@effect/vitest"
 
 it("fails with an error that quotes the DSN and the API keys", () => {
+  const token = process.env.WL_PROBE_SESSION_TOKEN!
   const quoted = `could not reach ${process.env.TENDERBOT_WORKFLOW_DB_DSN} with key ${process.env.TENDERBOT_LLM_API_KEY} ` +
-    `and ${process.env.WL_PROBE_ACME_API_KEY}`
+    `and ${process.env.WL_PROBE_ACME_API_KEY}; token ${JSON.stringify(JSON.stringify({ token }))} ` +
+    `${new URLSearchParams({ token }).toString()} ${encodeURI(token)}`
   console.log(`console: ${quoted}`)
   expect(quoted, quoted).toBe("something else")
 })
