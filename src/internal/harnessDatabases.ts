@@ -31,9 +31,14 @@ export const templateMarker = (hash: string, version: string): string =>
  */
 export const cloningNote = (spare: string): string => `; cloning ${spare}`
 
+const cloningPattern = /; cloning (\S+)$/
+
 /** The spare a template's comment says is being cloned from it, if one is. */
 export const cloningSpare = (templateComment: string | null): string | undefined =>
-  isTemplateMarked(templateComment) ? /; cloning (\S+)$/.exec(templateComment!)?.[1] : undefined
+  isTemplateMarked(templateComment) ? cloningPattern.exec(templateComment!)?.[1] : undefined
+
+/** A template's comment without the note of a spare being cloned. */
+export const withoutCloningNote = (templateComment: string): string => templateComment.replace(cloningPattern, "")
 
 /** The prefix of every name the harness makes for `database`. */
 export const harnessPrefix = (database: string): string => `${database}__`

@@ -413,7 +413,7 @@ export const prepareSpare = (
     else {
       // the template says which spare is being cloned until the spare carries its own marker (see
       // Harness.cloningNote): a deferred work killed in between leaves a spare the next one knows is its own
-      const marker = template.comment!.replace(/; cloning \S+$/, "")
+      const marker = Harness.withoutCloningNote(template.comment!)
       yield* comment(session, ctx.template, `${marker}${Harness.cloningNote(ctx.spare)}`).pipe(on("spare", ctx.template))
       yield* run(sql`CREATE DATABASE ${sql(ctx.spare)} TEMPLATE ${sql(ctx.template)}`).pipe(on("spare", ctx.template))
       yield* comment(session, ctx.spare, Spare.spareMarker(ctx.hash)).pipe(on("spare", ctx.spare))

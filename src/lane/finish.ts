@@ -100,11 +100,13 @@ const sweep = (lane: Lane, target: DsnGuard.VerifiedTarget, baseline: LeakCheck.
     (result: Either.Either<LaneReport.Rows, string>) =>
       Either.match(result, {
         onLeft: (why) => found(`nothing removed: ${why}, so its rows are that lane's`, "skip"),
-        onRight: (swept) =>
-          found(
+        onRight: (swept) => {
+          const kept = Keep.totalsOf(keep)
+          return found(
             (LaneReport.totalRows(swept) === 0 ? "nothing to remove" : `removed ${LaneReport.formatRows(swept)}`) +
-              (LaneReport.totalRows(Keep.totalsOf(keep)) === 0 ? "" : `; kept ${LaneReport.formatRows(Keep.totalsOf(keep))}`)
+              (LaneReport.totalRows(kept) === 0 ? "" : `; kept ${LaneReport.formatRows(kept)}`)
           )
+        }
       })
   ).pipe(
     Effect.map(Either.getOrNull),
