@@ -227,8 +227,8 @@ const connectionsCheck = (run: OnServer, requirement: DatabaseRequirement): Chec
 
 /**
  * What the reset would say of an existing workflow database without the harness's marker: one that holds
- * anything is refused there (unless confirmed by name), so preflight says it first. Read on the lane's
- * own connection from the catalogs, like the reset's inventory.
+ * anything is refused there (unless confirmed by name), so preflight says it first. Read on a catalog-only
+ * connection to it, like the reset's inventory.
  */
 const standing = (inputs: Inputs, target: Target, timeout: Duration.Duration, comment: string | null): Effect.Effect<Outcome | undefined> =>
   isManaged(comment) || inputs.confirmDrop === target.database
