@@ -12,6 +12,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import { Data, Effect, Layer, Option } from "effect"
 import * as DatabaseReset from "./DatabaseReset.js"
 import * as DsnGuard from "./DsnGuard.js"
+import { classify } from "./internal/pgError.js"
 import { baselineSetting } from "./internal/variables.js"
 import * as WrittenRows from "./internal/writtenRows.js"
 import * as LaneDatabase from "./LaneDatabase.js"
@@ -40,9 +41,12 @@ export class LeakCheckError extends Data.TaggedError("LeakCheckError")<{
   readonly detail: string
   /** For `leaked`: rows the run wrote that are still there, per table. */
   readonly rows?: Rows | undefined
+  /** The server's SQLSTATE, when it refused a statement: the message's words may be in the server's language. */
+  readonly code?: string | undefined
 }> {
   override get message(): string {
-    if ((this.reason === "count-failed" || this.reason === "sweep-failed") && /lock timeout/i.test(this.detail)) {
+    // 55P03 lock_not_available: the lock_timeout this module sets
+    if ((this.reason === "count-failed" || this.reason === "sweep-failed") && this.code === "55P03") {
       return [
         `Could not ${this.reason === "count-failed" ? "count" : "remove"} the rows written by run ${this.runId} ` +
         `(${this.reason}): ${this.detail}`,
@@ -53,7 +57,8 @@ export class LeakCheckError extends Data.TaggedError("LeakCheckError")<{
         `datname = current_database()\`) and end it, then run the lane again; the next reset drops whatever is left.`
       ].join("\n")
     }
-    if (this.reason === "baseline-failed" && /permission denied to set parameter/i.test(this.detail)) {
+    // 42501 insufficient_privilege: the only statement here is the ALTER DATABASE … SET of the baseline
+    if (this.reason === "baseline-failed" && this.code === "42501") {
       return [
         `Could not take the baseline of run ${this.runId} (baseline-failed): ${this.detail}`,
         `  Why:    the lane records its run's baseline on the database (\`ALTER DATABASE … SET ${setting}\`), ` +
@@ -129,6 +134,9 @@ const detailOf = (cause: unknown): string => {
   return inner instanceof Error ? inner.message : String(inner)
 }
 
+const failed = (reason: "baseline-failed" | "count-failed" | "sweep-failed", runId: string, cause: unknown): LeakCheckError =>
+  new LeakCheckError({ reason, runId, detail: detailOf(cause), code: classify(cause).code })
+
 /**
  * Takes the baseline right after the reset, and records it on the database (a database-level setting,
  * no table), so the next run can tell what this one left if it never finishes.
@@ -143,7 +151,7 @@ export const baseline = (target: DsnGuard.VerifiedTarget, runId: RunId.RunIdStri
       yield* sql`ALTER DATABASE ${sql(target.database)} SET ${sql.literal(setting)} = ${sql.literal(`'${runId}:${xid}'`)}`
       return { runId, xid }
     })
-  ).pipe(Effect.mapError((cause) => new LeakCheckError({ reason: "baseline-failed", runId, detail: detailOf(cause) })))
+  ).pipe(Effect.mapError((cause) => failed("baseline-failed", runId, cause)))
 
 /**
  * Rows the lane means to leave in place, per table, by primary key (as text): a failed test's rows kept
@@ -172,7 +180,7 @@ export const written = (
       const left = Object.entries(rows).map(([t, n]) => [t, n - kept(t).length] as const).filter(([, n]) => n > 0)
       return display(Object.fromEntries(left))
     }),
-    Effect.mapError((cause) => new LeakCheckError({ reason: "count-failed", runId: base.runId, detail: detailOf(cause) }))
+    Effect.mapError((cause) => failed("count-failed", base.runId, cause))
   )
 
 /** Fails with `leaked`, naming each table and its count, when the run left any row. */
@@ -193,7 +201,7 @@ export const sweep = (target: DsnGuard.VerifiedTarget, base: Baseline, options: 
     Effect.flatMap(SqlClient.SqlClient, (sql) =>
       WrittenRows.sweep(sql, base.xid, { setting, value: `${base.runId}:${base.xid}` }, keptIn(options.keep)))
   ).pipe(
-    Effect.mapError((cause) => new LeakCheckError({ reason: "sweep-failed", runId: base.runId, detail: detailOf(cause) })),
+    Effect.mapError((cause) => failed("sweep-failed", base.runId, cause)),
     Effect.flatMap((swept) =>
       typeof swept === "object"
         ? Effect.succeed(display(swept))

@@ -8,7 +8,8 @@
  * value is a secret, though no preflight spec lists it.
  */
 export const credentialVariable: RegExp =
-  /(?:^|_)(?:(?:API|SECRET|PRIVATE|ACCESS|SIGNING|CLIENT|MASTER)?_?KEY|(?:API|ACCESS|AUTH|BEARER|REFRESH|SESSION)?_?TOKEN|SECRET|PASSWORD|PASSWD|PASSPHRASE|PASS|PWD|CREDENTIALS?|AUTH)(?:_|$)|^PGPASSWORD$/i
+  // `PWD` only after a prefix (`DB_PWD`): alone it is the shell's working directory
+  /(?:^|_)(?:(?:API|SECRET|PRIVATE|ACCESS|SIGNING|CLIENT|MASTER)?_?KEY|(?:API|ACCESS|AUTH|BEARER|REFRESH|SESSION)?_?TOKEN|SECRET|PASSWORD|PASSWD|PASSPHRASE|PASS|CREDENTIALS?|AUTH)(?:_|$)|_PWD(?:_|$)|^PGPASSWORD$/i
 
 // a credential-named variable's value is replaced wherever it appears: too short a value (`1`, `true`)
 // would turn unrelated text into a mask
@@ -18,6 +19,5 @@ const minimumNamedLength = 6
 export const namedCredentials = (env: NodeJS.ProcessEnv): ReadonlyArray<{ readonly variable: string; readonly value: string }> =>
   Object.keys(env).sort().flatMap((variable) => {
     const value = env[variable]?.trim() ?? ""
-    // PWD is the shell's working directory, not a password
-    return credentialVariable.test(variable) && variable !== "PWD" && value.length >= minimumNamedLength ? [{ variable, value }] : []
+    return credentialVariable.test(variable) && value.length >= minimumNamedLength ? [{ variable, value }] : []
   })

@@ -9,6 +9,7 @@ describe("namedCredentials", () => {
       ACME_API_KEY: "acme-123456",
       GITHUB_TOKEN: "ghp_abcdef",
       DB_PASSWORD: "s3cret-pw",
+      DB_PWD: "s3cret-pwd",
       PGPASSWORD: "pgpass99",
       CLIENT_SECRET: "shhh-secret",
       SHORT_TOKEN: "abc",
@@ -25,7 +26,7 @@ describe("namedCredentials", () => {
     }).map((c) => c.variable)
     expect(found).toEqual([
       "ACME_APITOKEN", "ACME_API_KEY", "ACME_PASSPHRASE", "ACME_PRIVATEKEY", "ACME_SECRETKEY", "CLIENT_SECRET",
-      "DB_PASSWORD", "GITHUB_TOKEN", "PGPASSWORD"
+      "DB_PASSWORD", "DB_PWD", "GITHUB_TOKEN", "PGPASSWORD"
     ])
   })
 })

@@ -1,7 +1,9 @@
-// A reset's lock-timeout says who it waited for; when that is the lane it runs in (a reset inside a suite
-// the lane runs), it says so instead of blaming another lane.
+// What the reset and the leak check say when the server refuses them. A reset's lock-timeout says who it
+// waited for; when that is the lane it runs in (a reset inside a suite the lane runs), it says so instead
+// of blaming another lane.
 import { describe, expect, it } from "vitest"
 import * as DatabaseReset from "../../src/DatabaseReset.js"
+import * as LeakCheck from "../../src/LeakCheck.js"
 
 const timedOut = (applicationName: string) =>
   new DatabaseReset.DatabaseResetError({
@@ -55,5 +57,18 @@ describe("an identity mismatch", () => {
     const message = mismatch("tenderbot")
     expect(message).toContain("a fresh connection to `tenderbot_workflow_test` reports current_database() = `tenderbot`")
     expect(message).toContain("pooler")
+  })
+})
+
+describe("a leak check or sweep the server refused", () => {
+  const error = (reason: "count-failed" | "baseline-failed", code: string | undefined, detail: string) =>
+    new LeakCheck.LeakCheckError({ reason, runId: "r1", detail, code }).message
+
+  it("is told apart by SQLSTATE, whatever language the server's words are in", () => {
+    expect(error("count-failed", "55P03", "Sperrzeitüberschreitung")).toContain("another session held a lock on one of the tables")
+    expect(error("baseline-failed", "42501", "keine Berechtigung")).toContain("GRANT SET ON PARAMETER workflow_live.run")
+    // another cause keeps the general message
+    expect(error("count-failed", "57014", "canceling statement due to lock timeout")).not.toContain("another session held a lock")
+    expect(error("baseline-failed", undefined, "permission denied to set parameter")).not.toContain("GRANT SET ON PARAMETER")
   })
 })
