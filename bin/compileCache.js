@@ -5,25 +5,27 @@
 // itself rejects a cache made under other flags, or for another source length: then it is rewritten).
 // It is written once, at exit (with the functions that run compiled in it), to a file of this process's own,
 // then renamed over (atomic): starts side by side read a whole cache or none. A directory this user may not
-// write leaves the start without a cache, silently. Other bundles' caches are removed when one is written.
+// write leaves the start without a cache, silently. Older builds' caches of the same file are removed when one
+// is written. A CommonJS module (bin/package.json): an ES module entry costs Node's ESM loader on every start.
 // Each command has its own cache: the one `reset` writes holds reset's code compiled, not only the parser's.
-import { createHash } from "node:crypto"
-import { isAscii } from "node:buffer"
-import { closeSync, fstatSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs"
-import Module, { createRequire } from "node:module"
-import { basename, dirname, join } from "node:path"
-import vm from "node:vm"
+const { createHash } = require("node:crypto")
+const { isAscii } = require("node:buffer")
+const { closeSync, fstatSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } = require("node:fs")
+const Module = require("node:module")
+const { basename, dirname, join } = require("node:path")
+const vm = require("node:vm")
 
 const suffix = ".v8cache"
 
-const save = (script, cacheFile, stem) => {
+const save = (script, cacheFile, file, stem) => {
   const tmp = `${cacheFile}.${process.pid}.tmp`
   try {
     writeFileSync(tmp, script.createCachedData())
     renameSync(tmp, cacheFile)
     const dir = dirname(cacheFile)
-    for (const file of readdirSync(dir)) {
-      if (file.endsWith(suffix) && !file.startsWith(`${stem}.`)) rmSync(join(dir, file), { force: true })
+    for (const cache of readdirSync(dir)) {
+      // another entry's caches (reset.cjs beside workflow-live.cjs) stay
+      if (cache.startsWith(`${file}.`) && cache.endsWith(suffix) && !cache.startsWith(`${stem}.`)) rmSync(join(dir, cache), { force: true })
     }
   } catch {
     // no cache this time (a directory not writable, a full disk): the next start compiles again; this runs
@@ -37,7 +39,7 @@ const save = (script, cacheFile, stem) => {
 }
 
 /** Runs the CommonJS file `file` as the main program, with V8's code cache for `command` kept beside it. */
-export const runWithCodeCache = (file, command) => {
+exports.runWithCodeCache = (file, command) => {
   // the text and its identity from one descriptor: a bundle renamed in meanwhile cannot mix with the old one
   const fd = openSync(file, "r")
   let bytes, stat
@@ -64,11 +66,11 @@ export const runWithCodeCache = (file, command) => {
   // `import()`, since one inside a vm.Script compiled from a cache finds no loader on Node 20
   const wrapped = `(function (exports, require, module, __filename, __dirname, __workflowLiveImport) {${source}\n})`
   const script = new vm.Script(wrapped, { filename: file, cachedData })
-  if (cachedData === undefined || script.cachedDataRejected) process.once("exit", () => save(script, cacheFile, stem))
+  if (cachedData === undefined || script.cachedDataRejected) process.once("exit", () => save(script, cacheFile, basename(file), stem))
   const module = new Module(file)
   module.filename = file
   module.paths = Module._nodeModulePaths(dirname(file))
-  const require = createRequire(file)
+  const requireHere = Module.createRequire(file)
   const load = (specifier) => import(specifier)
-  script.runInThisContext().call(module.exports, module.exports, require, module, file, dirname(file), load)
+  script.runInThisContext().call(module.exports, module.exports, requireHere, module, file, dirname(file), load)
 }

@@ -1,18 +1,21 @@
 #!/usr/bin/env node
 // The CLI's start path. `--version` is answered from package.json before anything is imported. Anything
-// else runs from an esbuild bundle of src/ in dist/, rebuilt when a source is newer (bundle.js): loading
+// else runs from an esbuild bundle of src/ in dist/, rebuilt when a source is newer (bundle.mjs): loading
 // Effect's many modules one by one through a TypeScript loader costs ~2 s per start. The bundle is split:
 // the entry holds the parser and the commands' definitions (enough for `--help`), each command's code is
-// a chunk loaded when it runs. dist/ sits one level below the package root, like src/, so the paths the
-// sources resolve from import.meta.url (migrations/, package.json) still hold.
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs"
-import module from "node:module"
-import { dirname, join } from "node:path"
-import { fileURLToPath, pathToFileURL } from "node:url"
+// a chunk loaded when it runs. A bare `workflow-live reset` runs an entry of its own (src/cli/resetMain.ts),
+// without the parser. dist/ sits one level below the package root, like src/, so the paths the sources
+// resolve from import.meta.url (migrations/, package.json) still hold. This file and compileCache.js are
+// CommonJS (bin/package.json): an ES module here would start Node's ESM loader on every run (~4 ms).
+"use strict"
+const { existsSync, readdirSync, readFileSync, statSync } = require("node:fs")
+const module_ = require("node:module")
+const { join } = require("node:path")
+const { pathToFileURL } = require("node:url")
 
 // the lane's report times its start from here (node's own start until now) and its bundle load after it
 performance.mark("workflow-live/bin")
-const root = join(dirname(fileURLToPath(import.meta.url)), "..")
+const root = join(__dirname, "..")
 
 const args = process.argv.slice(2)
 if (args.length === 1 && args[0] === "--version") {
@@ -22,36 +25,46 @@ if (args.length === 1 && args[0] === "--version") {
 
 // Node >= 22.1 caches compiled code on disk itself. Before, only a CommonJS file compiled through vm.Script
 // can use V8's code cache (compileCache.js)
-const ownCache = typeof module.enableCompileCache !== "function"
-if (!ownCache) module.enableCompileCache()
+const ownCache = typeof module_.enableCompileCache !== "function"
+if (!ownCache) module_.enableCompileCache()
 
-const entry = join(root, "dist", "workflow-live.mjs")
+const dist = join(root, "dist")
+// the ESM entry is moved in last by a build: its time says when the whole bundle was built
+const marker = join(dist, "workflow-live.mjs")
+const entry = args.length === 1 && args[0] === "reset" ? "reset" : "workflow-live"
+
 const newest = (dir) =>
   readdirSync(dir, { withFileTypes: true }).reduce((acc, e) => {
     const path = join(dir, e.name)
     return Math.max(acc, e.isDirectory() ? newest(path) : statSync(path).mtimeMs)
   }, 0)
 const sources = () =>
-  Math.max(newest(join(root, "src")), ...["package.json", "bin/bundle.js"].map((f) => statSync(join(root, f)).mtimeMs))
+  Math.max(newest(join(root, "src")), ...["package.json", "bin/bundle.mjs"].map((f) => statSync(join(root, f)).mtimeMs))
 
-if (!existsSync(entry) || statSync(entry).mtimeMs < sources()) {
-  const { rebuild } = await import("./bundle.js")
+const build = async () => {
+  const { rebuild } = await import("./bundle.mjs")
   try {
     await rebuild(root)
   } catch (e) {
     // a clone this user may read but not write (installed by another user, a read-only mount)
     if (!["EACCES", "EPERM", "EROFS"].includes(e?.code)) throw e
     const fix = `run \`node ${join(root, "bin", "workflow-live.js")} --help\` once as the clone's owner`
-    if (!existsSync(entry)) {
-      process.stderr.write(`workflow-live: cannot build its bundle in ${join(root, "dist")} (${e.code}).\n  Fix: ${fix}.\n`)
+    if (!existsSync(marker)) {
+      process.stderr.write(`workflow-live: cannot build its bundle in ${dist} (${e.code}).\n  Fix: ${fix}.\n`)
       process.exit(1)
     }
-    process.stderr.write(`workflow-live: the sources changed but ${join(root, "dist")} is not writable (${e.code}); using the bundle there.\n  Fix: ${fix}.\n`)
+    process.stderr.write(`workflow-live: the sources changed but ${dist} is not writable (${e.code}); using the bundle there.\n  Fix: ${fix}.\n`)
   }
 }
-if (ownCache) {
-  const { runWithCodeCache } = await import("./compileCache.js")
-  runWithCodeCache(join(root, "dist", "workflow-live.cjs"), args[0])
+
+const start = () => {
+  if (ownCache) require("./compileCache.js").runWithCodeCache(join(dist, `${entry}.cjs`), args[0])
+  else return import(pathToFileURL(join(dist, `${entry}.mjs`)).href)
+}
+
+if (!existsSync(marker) || statSync(marker).mtimeMs < sources()) {
+  // as an uncaught error at the top level of a module would: its stack on stderr, exit 1
+  build().then(start).catch((e) => process.nextTick(() => { throw e }))
 } else {
-  await import(pathToFileURL(entry).href)
+  start()
 }

@@ -7,17 +7,13 @@ import * as ValidationError from "@effect/cli/ValidationError"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodePath from "@effect/platform-node/NodePath"
 import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
-import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { Cause, Console, Effect, Exit, Layer } from "effect"
-import { laneExitCode } from "../internal/exitCode.js"
-import { renderCause } from "../internal/render.js"
-import * as Signals from "../internal/signals.js"
-import { colourFor, stripAnsi } from "../internal/terminal.js"
+import { Effect, Layer } from "effect"
 import packageJson from "../../package.json" with { type: "json" }
 import { argv } from "./argv.js"
 import { demo } from "./demo.js"
 import { describe } from "./help.js"
 import { preflight } from "./preflight.js"
+import { runMain } from "./process.js"
 import { prune } from "./prune.js"
 import { reset } from "./reset.js"
 import { run } from "./run.js"
@@ -46,53 +42,20 @@ const root = Command.make("workflow-live").pipe(
 
 const cli = Command.run(root, { name: "workflow-live", version: packageJson.version })
 
-// help and messages are plain text when not on a TTY or with NO_COLOR
-const plainConsole = (console: Console.Console): Console.Console => {
-  const plain = (args: ReadonlyArray<unknown>) => args.map((a) => typeof a === "string" ? stripAnsi(a) : a)
-  return {
-    ...console,
-    log: (...args) => console.log(...(colourFor(process.stdout) ? args : plain(args))),
-    info: (...args) => console.info(...(colourFor(process.stdout) ? args : plain(args))),
-    error: (...args) => console.error(...(colourFor(process.stderr) ? args : plain(args))),
-    warn: (...args) => console.warn(...(colourFor(process.stderr) ? args : plain(args)))
-  }
-}
-
 const usageFix = "  Fix: `workflow-live --help` lists the commands, `workflow-live <command> --help` their options; " +
   "arguments for Vitest go after `--` (`workflow-live run -- -t \"tender\"`).\n"
 
-Signals.watch()
-
-const program = Console.consoleWith((console) =>
-  cli(argv).pipe(
-    // what @effect/cli needs, and no more: NodeContext also sets up a command executor and a worker
-    // manager, which no command uses, on every start
-    Effect.provide(Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, NodeTerminal.layer)),
-    Effect.withConsole(plainConsole(console)),
-    Effect.tapErrorCause((cause) => {
-      const failure = Cause.failureOption(cause)
-      // interruptions are the lane's to report
-      if (Cause.isInterruptedOnly(cause)) return Effect.void
-      // @effect/cli printed what was wrong with the command line; add where the right form is
-      if (failure._tag === "Some" && ValidationError.isValidationError(failure.value)) {
-        return Effect.sync(() => process.stderr.write(usageFix))
-      }
-      return Effect.sync(() => process.stderr.write(`\n${renderCause(cause)}\n`))
-    })
-  )
+runMain(
+  // what @effect/cli needs, and no more: NodeContext also sets up a command executor and a worker
+  // manager, which no command uses, on every start
+  cli(argv).pipe(Effect.provide(Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, NodeTerminal.layer))),
+  {
+    // @effect/cli printed what was wrong with the command line; add where the right form is
+    reported: (failure) => {
+      if (!ValidationError.isValidationError(failure)) return false
+      process.stderr.write(usageFix)
+      return true
+    },
+    exitCode: (failure) => ValidationError.isValidationError(failure) ? 2 : undefined
+  }
 )
-
-const exitCode = (exit: Exit.Exit<unknown, unknown>): number => {
-  const lane = laneExitCode()
-  if (lane !== undefined) return lane
-  const signal = Signals.receivedSignal()
-  if (signal !== undefined) return Signals.exitCodeFor(signal)
-  if (Exit.isSuccess(exit)) return 0
-  const failure = Cause.failureOption(exit.cause)
-  return failure._tag === "Some" && ValidationError.isValidationError(failure.value) ? 2 : 1
-}
-
-NodeRuntime.runMain(program, {
-  disableErrorReporting: true,
-  teardown: (exit, onExit) => onExit(exitCode(exit))
-})

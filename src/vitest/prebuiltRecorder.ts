@@ -1,12 +1,12 @@
 /**
- * Where a live worker finds the HTTP recorder prebuilt by the CLI's build (bin/bundle.js writes it to
+ * Where a live worker finds the HTTP recorder prebuilt by the CLI's build (bin/bundle.mjs writes it to
  * dist/node_modules/recorder/ with a manifest of the sources it was made from): only when that build is as
  * new as every one of them. Under a `node_modules` directory vite-node imports it natively, as one module,
  * instead of fetching and transforming its ~12 TypeScript modules in every worker.
  */
 import { readFileSync, statSync } from "node:fs"
 
-/** What bin/bundle.js writes beside the prebuilt recorder. */
+/** What bin/bundle.mjs writes beside the prebuilt recorder. */
 interface Manifest {
   /** When the build started (ms): a source saved during it counts as newer. */
   readonly builtAt: number

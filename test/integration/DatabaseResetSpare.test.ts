@@ -374,4 +374,30 @@ describe("workflow-live reset, one process", () => {
     expect(second.output).toMatch(/ total +\d+ ms +warm reset\n +spare +0 ms +left to a background process \(pid \d+\)/)
     await settled()
   }, 180_000)
+
+  // a bare `reset` runs its own entry (src/cli/resetMain.ts), not the full CLI: the signal, exit code and
+  // output rules are the same
+  it("interrupted while it waits for the reset lock: exits 130, reports no failure, leaves no session", async () => {
+    const env = { TENDERBOT_WORKFLOW_DB_DSN: laneDsn() }
+    const holder = new pg.Client(TestDatabase.connection("postgres", "wl-it-holding-the-reset-lock"))
+    await holder.connect()
+    try {
+      await holder.query("SELECT pg_advisory_lock($1, hashtext($2))", [DatabaseReset.lockNamespace, workflowDatabase])
+      const running = Cli.startWorkflowLive(["reset"], { env })
+      await Cli.waitFor(() => /lock +waiting: /.test(running.output()), 30_000, "the reset waiting for the lock")
+      running.kill("SIGINT")
+      const outcome = await running.exited
+      expect(outcome.code, outcome.output).toBe(130)
+      expect(outcome.output).toContain("wl-it-holding-the-reset-lock")
+      expect(outcome.output).not.toMatch(/error|failed|refused/i)
+      expect(outcome.output).not.toMatch(Cli.stackLine)
+      const left = await holder.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name LIKE $1", [
+        `%reset (pid ${running.pid})`
+      ])
+      expect(left.rows[0]!.n).toBe(0)
+    } finally {
+      await holder.end()
+    }
+    await settled()
+  }, 120_000)
 })

@@ -4,7 +4,7 @@
 import { build, type Metafile } from "esbuild"
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "vitest"
-import { buildOptions } from "../../bin/bundle.js"
+import { buildOptions } from "../../bin/bundle.mjs"
 
 const root = fileURLToPath(new URL("../..", import.meta.url))
 
@@ -34,5 +34,17 @@ describe("the CLI bundle", () => {
     // every handler is a chunk of its own, loaded by the command
     const dynamic = result.metafile.outputs[entry]!.imports.filter((i) => i.kind === "dynamic-import")
     expect(dynamic.length).toBeGreaterThanOrEqual(5)
+  })
+})
+
+describe("the bare `reset` entry", () => {
+  it("holds the reset and the process rules, not the parser, the other commands, Vitest or HTTP", async () => {
+    const result = await build({ ...buildOptions(root, "/nonexistent-out"), write: false, metafile: true, logLevel: "silent" })
+    const entry = Object.keys(result.metafile.outputs).find((o) => o.endsWith("/reset.mjs"))!
+    const inputs = staticClosure(result.metafile, entry)
+    expect(inputs).toContain("src/cli/handlers/reset.ts")
+    expect(inputs).toContain("src/cli/process.ts")
+    expect(inputs.filter((i) => /node_modules\/(@effect\/cli|@effect\/printer[a-z-]*|undici|vitest)\//.test(i))).toEqual([])
+    expect(inputs.filter((i) => /^src\/cli\/(main|run|demo|preflight|prune|target)\.ts$/.test(i))).toEqual([])
   })
 })

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
 import { afterAll, describe, expect, it } from "vitest"
-import { recorderBuildOptions, recorderDir, recorderManifest } from "../../bin/bundle.js"
+import { recorderBuildOptions, recorderDir, recorderManifest } from "../../bin/bundle.mjs"
 import { prebuiltRecorder } from "../../src/vitest/prebuiltRecorder.js"
 
 const dirs: Array<string> = []

@@ -2,8 +2,8 @@
 // writes to its own temporary directory, then moves its files in with rename(2) (atomic), chunks first and
 // the entry last, so a process that sees the new entry finds every chunk it names. Chunks are named by
 // their content: a process still running an older entry keeps finding its own chunks, which are removed
-// only once they are a day old. Beside the split ESM bundle the build writes one CommonJS file for Node < 22.1,
-// which has no compile cache for ES modules: bin/compileCache.js runs that file with V8's code cache.
+// only once they are a day old. Beside the split ESM bundle the build writes one CommonJS file per entry for
+// Node < 22.1, which has no compile cache for ES modules: bin/compileCache.js runs it with V8's code cache.
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs"
 import { basename, join } from "node:path"
 
@@ -21,7 +21,7 @@ const nodeOnlyPg = {
     build.onLoad({ filter: /[\\/]pg[\\/]lib[\\/]stream\.js$/ }, (args) => ({
       contents: readFileSync(args.path, "utf8").replace(
         "function isCloudflareRuntime() {",
-        "function isCloudflareRuntime() {\n  return false // bundled for Node by workflow-live (bin/bundle.js)"
+        "function isCloudflareRuntime() {\n  return false // bundled for Node by workflow-live (bin/bundle.mjs)"
       ),
       loader: "js"
     }))
@@ -30,7 +30,9 @@ const nodeOnlyPg = {
 
 /** esbuild's options for the bundle of `root`, written to `outdir`. */
 export const buildOptions = (root, outdir) => ({
-  entryPoints: { "workflow-live": join(root, "src", "cli", "main.ts") },
+  // `reset` alone has an entry of its own (src/cli/resetMain.ts): bin/workflow-live.js runs it for a bare
+  // `workflow-live reset`, without the parser and the other commands
+  entryPoints: { "workflow-live": join(root, "src", "cli", "main.ts"), reset: join(root, "src", "cli", "resetMain.ts") },
   outdir,
   bundle: true,
   splitting: true,
@@ -136,7 +138,7 @@ export const rebuild = async (root) => {
     // the recorder first: the entry moved in last says the whole build is there
     moveRecorder(recorder, tmp, dist, started)
     const files = results.flatMap((result) => Object.keys(result.metafile.outputs).map((f) => basename(f)))
-    routeImports(join(tmp, "workflow-live.cjs"))
+    for (const file of files.filter((f) => f.endsWith(".cjs"))) routeImports(join(tmp, file))
     const entry = "workflow-live.mjs"
     for (const file of files.filter((f) => f !== entry)) renameSync(join(tmp, file), join(dist, file))
     utimesSync(join(tmp, entry), started, started)

@@ -1,0 +1,48 @@
+// V8's code cache of the CLI's CommonJS bundles (bin/compileCache.js, Node < 22.1), run in real processes:
+// one cache per bundle file and command, an old build's caches removed, another entry's kept.
+import { spawnSync } from "node:child_process"
+import { mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { afterEach, describe, expect, it } from "vitest"
+
+const root = fileURLToPath(new URL("../..", import.meta.url))
+
+describe("bin/compileCache.js", () => {
+  let dir: string | undefined
+  afterEach(() => {
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true })
+  })
+
+  const run = (file: string, command: string) => {
+    const script = `require(${JSON.stringify(join(root, "bin", "compileCache.js"))}).runWithCodeCache(${JSON.stringify(file)}, ${JSON.stringify(command)})`
+    const ran = spawnSync(process.execPath, ["-e", script], { encoding: "utf8" })
+    expect(ran.status, ran.stderr).toBe(0)
+    return ran.stdout
+  }
+  const caches = () => readdirSync(dir!).filter((f) => f.endsWith(".v8cache")).sort()
+
+  it("keeps one cache per bundle file and command; a rebuilt file's old caches go, another file's stay", () => {
+    dir = mkdtempSync(join(tmpdir(), "wl-code-cache-"))
+    const a = join(dir, "workflow-live.cjs")
+    const b = join(dir, "reset.cjs")
+    writeFileSync(a, "process.stdout.write('a ' + typeof __workflowLiveImport)")
+    writeFileSync(b, "process.stdout.write('b')")
+    expect(run(a, "target")).toBe("a function")
+    expect(run(b, "reset")).toBe("b")
+    expect(run(a, "reset")).toBe("a function")
+    expect(caches().map((f) => f.replace(/\.[0-9a-f]{16}\./, ".KEY."))).toEqual([
+      "reset.cjs.KEY.reset.v8cache",
+      "workflow-live.cjs.KEY.reset.v8cache",
+      "workflow-live.cjs.KEY.target.v8cache"
+    ])
+    // a build renames a new file in: a new identity, so a new cache; the old file's caches are removed
+    writeFileSync(`${a}.new`, "process.stdout.write('a2')")
+    renameSync(`${a}.new`, a)
+    expect(run(a, "target")).toBe("a2")
+    const after = caches()
+    expect(after.filter((f) => f.startsWith("workflow-live.cjs."))).toHaveLength(1)
+    expect(after.filter((f) => f.startsWith("reset.cjs."))).toHaveLength(1)
+  })
+})
