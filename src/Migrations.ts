@@ -14,7 +14,6 @@ import * as PgMigrator from "@effect/sql-pg/PgMigrator"
 import { Cause, Data, Effect, Layer, Option } from "effect"
 import { createHash } from "node:crypto"
 import { readdirSync, readFileSync } from "node:fs"
-import { readFile } from "node:fs/promises"
 import { dirname, isAbsolute, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import { inventorySql } from "./internal/databaseInventory.js"
@@ -179,9 +178,10 @@ export const templatePrefix = (database: string): string => HarnessDatabases.tem
 let cachedVersion: string | undefined
 
 /** The harness's version (package.json), part of the template hash so an upgrade rebuilds the template. */
-export const harnessVersion: Effect.Effect<string> = Effect.promise(async () => {
+// synchronous, like the migrations' files: one small file, and no thread pool started for it in a CLI reset
+export const harnessVersion: Effect.Effect<string> = Effect.sync(() => {
   if (cachedVersion === undefined) {
-    const text = await readFile(new URL("../package.json", import.meta.url), "utf8")
+    const text = readFileSync(new URL("../package.json", import.meta.url), "utf8")
     cachedVersion = String((JSON.parse(text) as { version?: unknown }).version ?? "0.0.0")
   }
   return cachedVersion
