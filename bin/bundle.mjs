@@ -57,8 +57,10 @@ export const commonJsBuildOptions = (root, outdir) => {
   return {
     ...options,
     format: "cjs",
-    // less text to read and scan on each start; names and semantics stay as they are
-    minifyWhitespace: true,
+    // less text to read and a smaller code cache on each start: a bare `reset` 3-7 ms sooner (40% less
+    // text; whitespace and syntax alone gave nothing measurable). Its stack traces point into one long line
+    // either way; errors carry their own names (`_tag`, `Data.TaggedError`'s prototype name)
+    minify: true,
     // a local build, never published (the ESM bundle keeps them): without them the text is ASCII only
     legalComments: "none",
     outExtension: { ".js": ".cjs" },
