@@ -1,7 +1,8 @@
 // V8's code cache of the CLI's CommonJS bundles (bin/compileCache.js, Node < 22.1), run in real processes:
 // one cache per bundle file and command, an old build's caches removed, another entry's kept.
 import { spawnSync } from "node:child_process"
-import { mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs"
+import { existsSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs"
+import module from "node:module"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -44,5 +45,23 @@ describe("bin/compileCache.js", () => {
     const after = caches()
     expect(after.filter((f) => f.startsWith("workflow-live.cjs."))).toHaveLength(1)
     expect(after.filter((f) => f.startsWith("reset.cjs."))).toHaveLength(1)
+  })
+
+  it("gives the reset's detached deferred work a cache of its own: the swap's code stays in the reset's", () => {
+    const dist = join(root, "dist")
+    const deferredCaches = () =>
+      existsSync(dist) ? readdirSync(dist).filter((f) => f.startsWith("reset.cjs.") && f.endsWith(".reset-deferred.v8cache")) : []
+    for (const f of deferredCaches()) rmSync(join(dist, f), { force: true })
+    // refused by the guard before any connection: only the start path and the cache are exercised
+    const ran = spawnSync(process.execPath, [join(root, "bin", "workflow-live.js"), "reset"], {
+      cwd: root,
+      encoding: "utf8",
+      env: { ...process.env, WORKFLOW_LIVE_RESET_DEFERRED: "1", TENDERBOT_WORKFLOW_DB_DSN: "postgres://postgres@127.0.0.1:1/tenderbot" }
+    })
+    expect(ran.status, ran.stderr).toBe(1)
+    expect(ran.stderr).toContain("tenderbot")
+    // Node >= 22.1 caches compiled code itself (module.enableCompileCache): no file of ours then
+    const ownCache = typeof (module as { enableCompileCache?: unknown }).enableCompileCache !== "function"
+    expect(deferredCaches()).toHaveLength(ownCache ? 1 : 0)
   })
 })
