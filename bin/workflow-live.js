@@ -62,8 +62,11 @@ const build = async () => {
 const cacheName = entry === "reset" && process.env.WORKFLOW_LIVE_RESET_DEFERRED === "1" ? "reset-deferred" : args[0]
 
 const start = () => {
-  if (ownCache) require("./compileCache.js").runWithCodeCache(join(dist, `${entry}.cjs`), cacheName)
-  else return import(pathToFileURL(join(dist, `${entry}.mjs`)).href)
+  const file = (name) => join(dist, `${name}${ownCache ? ".cjs" : ".mjs"}`)
+  // a dist/ built before the reset had an entry of its own, that this user may not rebuild: the full CLI
+  const path = existsSync(file(entry)) ? file(entry) : file("workflow-live")
+  if (ownCache) require("./compileCache.js").runWithCodeCache(path, cacheName)
+  else return import(pathToFileURL(path).href)
 }
 
 if (!existsSync(marker) || statSync(marker).mtimeMs < sources()) {
