@@ -303,9 +303,6 @@ const ready = (
     const record = Run.recorder(options.onStep)
     const verified = yield* DsnGuard.assertVerified(target)
     const opening = yield* Effect.forkScoped(openSession(contextOf(verified, options), verified, options, sessionName))
-    // the fork runs once this fiber yields, and reading the migrations never does: yield now, so the connect
-    // is under way while they are read (~1.5-2 ms of a CLI reset)
-    yield* Effect.yieldNow()
     const planned = yield* record.step("guard", plan(verified, options), (p) =>
       `${p.ctx.database} on ${p.ctx.where}; ${p.set.migrations.length} migrations, hash ${p.set.hash}`).pipe(
         Effect.tapError(() => Fiber.interrupt(opening))

@@ -5,6 +5,7 @@
 import { SqlClient } from "@effect/sql"
 import { Cause, Effect, Exit, Layer, Option, Redacted } from "effect"
 import { mkdtemp, rm, writeFile } from "node:fs/promises"
+import { createServer, type Socket } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
@@ -78,6 +79,30 @@ describe("the DSN's session settings reach every connection the lane opens", () 
     expect(error.code).toBe("25006")
     expect(error.message).toContain("point the DSN at the primary server")
     expect(error.message).not.toContain("see the driver's error above")
+  })
+})
+
+describe("what the reset can tell without a connection comes before one", () => {
+  // a server that accepts and never answers: a connection would hang up to its timeout, then be abandoned
+  it("a missing migrations directory is reported without connecting at all", async () => {
+    const sockets: Array<Socket> = []
+    const server = createServer((socket) => void sockets.push(socket))
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+    try {
+      const port = (server.address() as { port: number }).port
+      const outcome = await Cli.workflowLive(["reset"], {
+        env: {
+          TENDERBOT_WORKFLOW_DB_DSN: `postgres://postgres@127.0.0.1:${port}/tenderbot_workflow_test`,
+          WORKFLOW_LIVE_MIGRATIONS_DIR: join(tmpdir(), "wl-it-no-such-migrations-dir")
+        }
+      })
+      expect(outcome.code, outcome.output).toBe(1)
+      expect(outcome.output).toMatch(/migrations directory .* does not exist/i)
+      expect(sockets).toHaveLength(0)
+    } finally {
+      for (const socket of sockets) socket.destroy()
+      await new Promise((resolve) => server.close(resolve))
+    }
   })
 })
 
