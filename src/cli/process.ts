@@ -33,6 +33,10 @@ export interface Options {
 /** Runs `program` as this process: signals remembered, its failure rendered, then exit with its code. */
 export const runMain = <E>(program: Effect.Effect<void, E>, options: Options = {}): void => {
   Signals.watch()
+  // A reader that went away (`workflow-live reset | head -1`: EPIPE) or a full disk under a redirect
+  // must not stop a command half done (a swap without its deferred work, a database created and not
+  // migrated): what cannot be written is dropped, and the exit code still says how the command ended
+  for (const stream of [process.stdout, process.stderr]) stream.on("error", () => {})
   const main = Console.consoleWith((console) =>
     program.pipe(
       Effect.withConsole(plainConsole(console)),

@@ -1,6 +1,7 @@
 // The spare swapped into place on a warm reset, on the real server: what is renamed, what is dropped by the
 // deferred work, what is never touched. The sentinel databases are fingerprinted around every test.
 import { Cause, Effect, Exit, Option, Redacted, Scope } from "effect"
+import { spawn } from "node:child_process"
 import pg from "pg"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
 import * as DatabaseReset from "../../src/DatabaseReset.js"
@@ -374,6 +375,20 @@ describe("workflow-live reset, one process", () => {
     expect(second.output).toMatch(/ total +\d+ ms +warm reset\n +spare +0 ms +left to a background process \(pid \d+\)/)
     await settled()
   }, 180_000)
+
+  it("a reader that goes away (`reset | head -1`) does not stop the reset half done: it ends, exit 0, its deferred work runs", async () => {
+    const env = { ...process.env, TENDERBOT_WORKFLOW_DB_DSN: laneDsn(), NO_COLOR: "1" }
+    const child = spawn(process.execPath, ["bin/workflow-live.js", "reset"], { cwd: Cli.root, env, stdio: ["ignore", "pipe", "pipe"] })
+    // nobody reads the output: every write to it fails (EPIPE)
+    child.stdout.destroy()
+    let stderr = ""
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
+    const code = await new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)))
+    expect(code, stderr).toBe(0)
+    expect(stderr).not.toMatch(/EPIPE|Error/)
+    // the swap is whole and the background process did the rest: one spare, nothing retired left
+    await settled()
+  }, 120_000)
 
   // a bare `reset` runs its own entry (src/cli/resetMain.ts), not the full CLI: the signal, exit code and
   // output rules are the same
