@@ -13,7 +13,7 @@ import * as PgClient from "@effect/sql-pg/PgClient"
 import * as PgMigrator from "@effect/sql-pg/PgMigrator"
 import { Cause, Data, Effect, Layer, Option } from "effect"
 import { createHash } from "node:crypto"
-import { readdirSync, readFileSync } from "node:fs"
+import { readdirSync, readFileSync, statSync } from "node:fs"
 import { dirname, isAbsolute, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import { inventorySql } from "./internal/databaseInventory.js"
@@ -103,7 +103,9 @@ const explanations: { readonly [R in MigrationsReason]: (e: MigrationsError) => 
       `Cannot read ${e.file === undefined ? `the migrations directory ${e.directory}` : `${e.file} in ${e.directory}`}.`,
       `  Detail: ${e.detail}`,
       `  Why: an unreadable migration would make the schema differ from the one the suites expect.`,
-      `  Fix: check the file permissions (\`ls -l ${e.directory}\`).`
+      e.file === undefined
+        ? `  Fix: check the directory's permissions (\`ls -ld ${e.directory}\`).`
+        : `  Fix: make ${e.file} a readable file, or move it out of the directory (\`ls -l ${e.directory}\` shows what it is).`
     ),
   "bad-file-name": (e) =>
     lines(
@@ -204,8 +206,20 @@ export const load = (directory: string = defaultDirectory): Effect.Effect<Migrat
           ? fail("not-a-directory", undefined, String(cause))
           : fail("unreadable", undefined, String(cause))
     })
-    const files = entries.filter((entry) => entry.isFile() && entry.name.toLowerCase().endsWith(".sql"))
-      .map((entry) => entry.name)
+    // A link to a file is a migration (one shared between projects, linked in). A `.sql` entry that is no
+    // file (a directory, a link to nothing) is refused: skipped, the schema would be short of it unsaid
+    const files: Array<string> = []
+    for (const entry of entries.filter((e) => e.name.toLowerCase().endsWith(".sql"))) {
+      const isFile = entry.isFile() || (entry.isSymbolicLink() && (yield* Effect.try({
+        try: () => statSync(join(absolute, entry.name), { throwIfNoEntry: false })?.isFile() === true,
+        catch: (cause) => fail("unreadable", entry.name, String(cause))
+      })))
+      if (!isFile) {
+        const what = entry.isDirectory() ? "a directory" : entry.isSymbolicLink() ? "a link to no file" : "not a regular file"
+        return yield* fail("unreadable", entry.name, `${entry.name} is ${what}, not a migration file`)
+      }
+      files.push(entry.name)
+    }
     const parsed: Array<{ id: number; name: string; file: string }> = []
     for (const file of files) {
       const name = parseFileName(file)

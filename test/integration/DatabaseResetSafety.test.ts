@@ -3,7 +3,7 @@
 // back. The sentinel databases are fingerprinted around every test.
 import { SqlClient } from "@effect/sql"
 import { Cause, Effect, Exit, Option, Redacted } from "effect"
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises"
+import { mkdir, mkdtemp, readFile, rm, rmdir, symlink, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
@@ -287,6 +287,31 @@ describe("migrations tell the truth", () => {
     expect(await tables(migrated)).toEqual(["effect_sql_migrations"])
     expect(await withClient(migrated, async (c) => (await c.query("SELECT count(*)::int AS n FROM effect_sql_migrations")).rows[0].n))
       .toBe(0)
+  })
+
+  it("a migration linked in from elsewhere is read; a .sql entry that is no file (a directory, a link to nothing) is refused, not skipped", async () => {
+    const linked = await mkdtemp(join(tmpdir(), "wl-it-linked-"))
+    const own = await mkdtemp(join(tmpdir(), "wl-it-own-migrations-"))
+    try {
+      await writeFile(join(linked, "shared.sql"), "CREATE TABLE shared_one (id int);\n")
+      await writeFile(join(own, "0001_customers.sql"), "CREATE TABLE customers (id int);\n")
+      await symlink(join(linked, "shared.sql"), join(own, "0002_shared.sql"))
+      const set = await Effect.runPromise(Migrations.load(own))
+      expect(set.migrations.map((m) => m.file)).toContain("0002_shared.sql")
+      expect(set.migrations.find((m) => m.file === "0002_shared.sql")!.sql).toContain("shared_one")
+      await mkdir(join(own, "0003_folder.sql"))
+      const folder = failureOf(await resetAs(migrated, { migrationsDirectory: own }))
+      expect(folder.reason).toBe("unreadable")
+      expect(folder.message).toContain("0003_folder.sql is a directory, not a migration file")
+      await rmdir(join(own, "0003_folder.sql"))
+      await symlink(join(linked, "gone.sql"), join(own, "0003_gone.sql"))
+      const dangling = failureOf(await resetAs(migrated, { migrationsDirectory: own }))
+      expect(dangling.reason).toBe("unreadable")
+      expect(dangling.message).toContain("0003_gone.sql is a link to no file")
+    } finally {
+      await rm(linked, { recursive: true, force: true })
+      await rm(own, { recursive: true, force: true })
+    }
   })
 
   it("a migrations path that is a file says so", async () => {
