@@ -193,8 +193,9 @@ const explanations: { readonly [R in ResetReason]: (f: MessageFields) => Explain
       `holds ${f.found ?? "objects the reset could not list"}.`,
     why: `a database someone made by hand is never dropped unconfirmed; only an unmarked database with nothing ` +
       `in it at all is adopted.`,
-    fix: `if everything in it may go, confirm by typing its name: \`export ${Variables.confirmDropVariable}=${f.database}\`, ` +
-      `then ${rerun}. Otherwise point ${Variables.dsnVariable} at another server.`
+    fix: `if everything in it may go, confirm by typing its name: \`export ${Variables.confirmDropVariable}=${f.database}\` ` +
+      `(any other value, \`yes\` or \`1\` included, confirms nothing), then ${rerun}. Otherwise point ` +
+      `${Variables.dsnVariable} at another server.`
   }),
   "identity-mismatch": (f) => /\(oid |after the swap/.test(f.subject) ? {
     what: `after the swap, \`${f.database}\` is not the spare the reset renamed into place: ${f.subject}.`,
@@ -233,7 +234,8 @@ const explanations: { readonly [R in ResetReason]: (f: MessageFields) => Explain
       `marked; an unmarked one may be somebody's copy (or a template a killed reset left before marking it). ` +
       `Nothing was dropped.`,
     fix: `if it is yours, rename it: \`ALTER DATABASE "${f.subject}" RENAME TO "<another name>";\`. If it may go, ` +
-      `confirm by typing its name: \`export ${Variables.confirmDropVariable}=${f.subject}\`, or drop it yourself.`
+      `confirm by typing its name: \`export ${Variables.confirmDropVariable}=${f.subject}\` (any other value ` +
+      `confirms nothing), or drop it yourself.`
   }),
   "protection-lost": (f) => ({
     what: `the session holding the lane's lock on \`${f.database}\` is gone: ${f.found ?? "it closed"}.`,

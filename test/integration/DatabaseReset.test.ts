@@ -173,8 +173,11 @@ describe("DatabaseReset on the real server", () => {
     const survived = await withClient(unmarked, async (c) => (await c.query("SELECT v FROM precious")).rows)
     expect(survived).toEqual([{ v: "hand-made" }])
 
-    const wrongConfirm = failureOf(await resetExit(unmarked, { confirmDrop: "tenderbot_workflow_test" }))
+    const wrongConfirm = failureOf(await resetExit(unmarked, { confirmDrop: "yes" }))
     expect(wrongConfirm.reason).toBe("unmarked-database-not-empty")
+    // a yes-like value is the mistake this guards against: the message says it confirms nothing
+    expect(wrongConfirm.message).toMatch(/any other value, `yes` or `1` included, confirms nothing/)
+    expect(failureOf(await resetExit(unmarked, { confirmDrop: "tenderbot_workflow_test" })).reason).toBe("unmarked-database-not-empty")
 
     const confirmed = await resetOk(unmarked, { confirmDrop: unmarked })
     expect(confirmed.steps.find((s) => s.name === "inspect")?.detail).toMatch(/confirmed by WORKFLOW_LIVE_CONFIRM_DROP/)
