@@ -5,27 +5,45 @@
 // itself rejects a cache made under other flags, or for another source length: then it is rewritten).
 // It is written once, at exit (with the functions that run compiled in it), to a file of this process's own,
 // then renamed over (atomic): starts side by side read a whole cache or none. A directory this user may not
-// write leaves the start without a cache, silently. Older builds' caches of the same file are removed when one
-// is written. A CommonJS module (bin/package.json): an ES module entry costs Node's ESM loader on every start.
+// write leaves the start without a cache, silently. Caches of earlier builds (of any bundle beside it) are
+// removed when one is written. A CommonJS module (bin/package.json): an ES module entry costs Node's ESM loader on every start.
 // Each command has its own cache: the one `reset` writes holds reset's code compiled, not only the parser's.
 const { createHash } = require("node:crypto")
 const { isAscii } = require("node:buffer")
-const { closeSync, fstatSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } = require("node:fs")
+const { closeSync, fstatSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } = require("node:fs")
 const Module = require("node:module")
 const { basename, dirname, join } = require("node:path")
 const vm = require("node:vm")
 
 const suffix = ".v8cache"
 
-const save = (script, cacheFile, file, stem) => {
+/** The key a bundle file's caches carry: its identity (see above) and this Node's, hashed. */
+const keyOf = (stat) =>
+  createHash("sha256").update(`${process.version} ${process.arch} ${stat.dev} ${stat.ino} ${stat.size} ${stat.mtimeNs}`)
+    .digest("hex").slice(0, 16)
+
+/** The key of the bundle file at `path` as it is now; undefined when it is gone. */
+const currentKey = (path) => {
+  const stat = statSync(path, { bigint: true, throwIfNoEntry: false })
+  return stat === undefined ? undefined : keyOf(stat)
+}
+
+const save = (script, cacheFile, key) => {
   const tmp = `${cacheFile}.${process.pid}.tmp`
   try {
     writeFileSync(tmp, script.createCachedData())
     renameSync(tmp, cacheFile)
+    // Caches of earlier builds go, of this file and of the other entries beside it (a build replaces them
+    // all; a user who only ever runs one entry would otherwise keep the others' old caches): a cache stays
+    // while its file's identity still gives its key
     const dir = dirname(cacheFile)
+    const keys = new Map()
     for (const cache of readdirSync(dir)) {
-      // another entry's caches (reset.cjs beside workflow-live.cjs) stay
-      if (cache.startsWith(`${file}.`) && cache.endsWith(suffix) && !cache.startsWith(`${stem}.`)) rmSync(join(dir, cache), { force: true })
+      const parts = /^(.+)\.([0-9a-f]{16})\.[a-z][a-z-]*\.v8cache$/.exec(cache)
+      if (parts === null) continue
+      const [, bundle, cacheKey] = parts
+      if (!keys.has(bundle)) keys.set(bundle, currentKey(join(dir, bundle)))
+      if (cacheKey !== keys.get(bundle)) rmSync(join(dir, cache), { force: true })
     }
   } catch {
     // no cache this time (a directory not writable, a full disk): the next start compiles again; this runs
@@ -51,8 +69,7 @@ exports.runWithCodeCache = (file, command) => {
   }
   // esbuild writes ASCII: decoding it as Latin-1 skips UTF-8's validation of 4 MB (~10 ms)
   const source = bytes.toString(isAscii(bytes) ? "latin1" : "utf8")
-  const identity = `${process.version} ${process.arch} ${stat.dev} ${stat.ino} ${stat.size} ${stat.mtimeNs}`
-  const key = createHash("sha256").update(identity).digest("hex").slice(0, 16)
+  const key = keyOf(stat)
   const stem = `${basename(file)}.${key}`
   const name = /^[a-z][a-z-]{0,19}$/.test(command ?? "") ? command : "other"
   const cacheFile = join(dirname(file), `${stem}.${name}${suffix}`)
@@ -66,7 +83,7 @@ exports.runWithCodeCache = (file, command) => {
   // `import()`, since one inside a vm.Script compiled from a cache finds no loader on Node 20
   const wrapped = `(function (exports, require, module, __filename, __dirname, __workflowLiveImport) {${source}\n})`
   const script = new vm.Script(wrapped, { filename: file, cachedData })
-  if (cachedData === undefined || script.cachedDataRejected) process.once("exit", () => save(script, cacheFile, basename(file), stem))
+  if (cachedData === undefined || script.cachedDataRejected) process.once("exit", () => save(script, cacheFile, key))
   const module = new Module(file)
   module.filename = file
   module.paths = Module._nodeModulePaths(dirname(file))

@@ -45,6 +45,12 @@ describe("bin/compileCache.js", () => {
     const after = caches()
     expect(after.filter((f) => f.startsWith("workflow-live.cjs."))).toHaveLength(1)
     expect(after.filter((f) => f.startsWith("reset.cjs."))).toHaveLength(1)
+    // another entry rebuilt: its old cache goes when any cache is next written, not only its own
+    writeFileSync(`${b}.new`, "process.stdout.write('b2')")
+    renameSync(`${b}.new`, b)
+    expect(run(a, "preflight")).toBe("a2")
+    expect(caches().filter((f) => f.startsWith("reset.cjs."))).toEqual([])
+    expect(caches().filter((f) => f.startsWith("workflow-live.cjs."))).toHaveLength(2)
   })
 
   it("gives the reset's detached deferred work a cache of its own: the swap's code stays in the reset's", () => {
