@@ -49,7 +49,7 @@ export const buildOptions = (root, outdir) => ({
 })
 
 /**
- * esbuild's options for the single CommonJS file of `root` (esbuild splits ESM only). The paths the sources
+ * esbuild's options for the CommonJS files of `root`, one per entry (esbuild splits ESM only). The paths the sources
  * take from import.meta resolve from the file itself, which sits in dist/ like the ESM entry.
  */
 export const commonJsBuildOptions = (root, outdir) => {

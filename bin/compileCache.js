@@ -6,7 +6,8 @@
 // It is written once, at exit (with the functions that run compiled in it), to a file of this process's own,
 // then renamed over (atomic): starts side by side read a whole cache or none. A directory this user may not
 // write leaves the start without a cache, silently. Caches of earlier builds (of any bundle beside it) are
-// removed when one is written. A CommonJS module (bin/package.json): an ES module entry costs Node's ESM loader on every start.
+// removed when one is written. A CommonJS module (bin/package.json): an ES module entry costs Node's ESM
+// loader on every start.
 // Each command has its own cache: the one `reset` writes holds reset's code compiled, not only the parser's.
 const { createHash } = require("node:crypto")
 const { isAscii } = require("node:buffer")
