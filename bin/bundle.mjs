@@ -49,8 +49,8 @@ export const buildOptions = (root, outdir) => ({
 })
 
 /**
- * esbuild's options for the CommonJS files of `root`, one per entry (esbuild splits ESM only). The paths the sources
- * take from import.meta resolve from the file itself, which sits in dist/ like the ESM entry.
+ * esbuild's options for the CommonJS files of `root`, one per entry (esbuild splits ESM only). The paths
+ * the sources take from import.meta resolve from the file itself, which sits in dist/ like the ESM entry.
  */
 export const commonJsBuildOptions = (root, outdir) => {
   const { splitting, chunkNames, banner, ...options } = buildOptions(root, outdir)
