@@ -85,6 +85,40 @@ const poolConfig = (endpoint: Endpoint, options: PoolOptions, connectMillis: num
   } as pg.PoolConfig
 }
 
+const cancelStatement = /^SELECT pg_cancel_backend\((\d+)\)$/
+
+/**
+ * `@effect/sql-pg` cancels an interrupted query with `pool.query("SELECT pg_cancel_backend(<pid>)")`, which
+ * needs a connection of its own: in a one-connection pool (most of the harness's, the reset's session
+ * among them) it waited for the pool's connect timeout, so a Ctrl-C that met a running statement ended the
+ * command 5 s late and left the statement running. That one statement is answered here with the protocol's
+ * own cancel request instead (the driver's `Client#cancel`: no pool slot, no backend, no authentication).
+ */
+const cancellingWithoutASlot = (pool: pg.Pool, config: pg.PoolConfig): pg.Pool => {
+  const clients = new Map<number, pg.PoolClient>()
+  pool.on("connect", (client) => {
+    const pid = (client as unknown as { processID?: number }).processID
+    if (pid !== undefined) clients.set(pid, client)
+  })
+  pool.on("remove", (client) => clients.delete((client as unknown as { processID?: number }).processID ?? -1))
+  const query = pool.query.bind(pool) as (...args: ReadonlyArray<unknown>) => unknown
+  ;(pool as unknown as { query: (...args: ReadonlyArray<unknown>) => unknown }).query = (...args) => {
+    const [text, callback] = args
+    const pid = typeof text === "string" ? cancelStatement.exec(text)?.[1] : undefined
+    const client = pid === undefined ? undefined : clients.get(Number(pid))
+    if (client === undefined || typeof callback !== "function") return query(...args)
+    const active = (client as unknown as { activeQuery?: unknown }).activeQuery
+    // best effort, as the library's own cancel: the request is sent once its socket connects
+    // (`cancel` is the driver's, untyped in @types/pg)
+    if (active !== undefined && active !== null) {
+      ;(new pg.Client(config) as unknown as { cancel: (client: pg.PoolClient, query: unknown) => void }).cancel(client, active)
+    }
+    setImmediate(() => (callback as () => void)())
+    return undefined
+  }
+  return pool
+}
+
 /** A `PgClient` on the endpoint, its pool ended with the scope; fails like `PgClient.make` when it cannot connect. */
 export const open = (
   endpoint: Endpoint,
@@ -96,7 +130,8 @@ export const open = (
     )
     const pool = yield* Effect.acquireRelease(
       Effect.sync(() => {
-        const made = new pg.Pool(poolConfig(endpoint, options, connectMillis))
+        const config = poolConfig(endpoint, options, connectMillis)
+        const made = cancellingWithoutASlot(new pg.Pool(config), config)
         // an idle connection the server closes is reported by whoever watches it (onConnect), not thrown
         made.on("error", () => {})
         if (options.onConnect !== undefined) made.on("connect", options.onConnect)
